@@ -1,0 +1,37 @@
+# prepbot: every target bootstraps its own virtual environment.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test check lint types demo sandbox clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check prepbot tests bench
+	$(BIN)/ruff format --check prepbot tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+check: lint types test
+
+demo: $(STAMP)
+	$(BIN)/prepbot demo
+
+sandbox: $(STAMP)
+	$(BIN)/prepbot sandbox serve --seed examples/demo-org.json --state .state/sandbox --write-config .state/prepbot.toml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output .state

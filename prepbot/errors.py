@@ -1,0 +1,93 @@
+"""The one exception tree of prepbot; no other module defines exceptions."""
+
+from __future__ import annotations
+
+
+class PrepbotError(Exception):
+    """Base of every error prepbot raises on purpose.
+
+    ``retryable`` tells the service whether the same operation may succeed later.
+    """
+
+    retryable: bool = False
+
+
+class ConfigError(PrepbotError):
+    """A bad or missing setting; the CLI exits 2 and names the key."""
+
+    def __init__(self, message: str, *, key: str | None = None, hint: str | None = None) -> None:
+        self.key = key
+        self.hint = hint
+        text = message if key is None else f"{key}: {message}"
+        if hint:
+            text = f"{text} (fix: {hint})"
+        super().__init__(text)
+
+
+class CrmError(PrepbotError):
+    """A Salesforce call failed.
+
+    ``status`` is the HTTP status (0 when no response arrived) and ``error_code`` the
+    Salesforce ``errorCode``/``statusCode`` when one was given.
+    """
+
+    def __init__(self, message: str, *, status: int = 0, error_code: str | None = None) -> None:
+        self.status = status
+        self.error_code = error_code
+        super().__init__(message)
+
+
+class CrmAuthError(CrmError):
+    """401 or refused credentials: nothing will work until an admin fixes the connection."""
+
+
+class CrmQueryError(CrmError):
+    """400 MALFORMED_QUERY / INVALID_FIELD and other permanent request errors: a bug or a bad mapping."""
+
+
+class CrmUnavailableError(CrmError):
+    """Retryable: 5xx, timeouts, REQUEST_LIMIT_EXCEEDED, UNABLE_TO_LOCK_ROW."""
+
+    retryable = True
+
+
+class CrmRecordError(CrmError):
+    """One record of a batch write was refused; the others are unaffected."""
+
+
+class TemplateError(PrepbotError):
+    """Template syntax error, undefined variable, sandbox violation or render cap."""
+
+
+class DeliveryError(PrepbotError):
+    """A message could not be handed to the relay."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class DeliveryRejectedError(DeliveryError):
+    """Permanent refusal (SMTP 5xx): do not retry."""
+
+
+class DeliveryUnavailableError(DeliveryError):
+    """Retryable: connection failure, timeout, SMTP 4xx."""
+
+    retryable = True
+
+
+class DeliveryInDoubtError(DeliveryError):
+    """The relay may or may not have accepted the message (RFC 1047): never retried blindly."""
+
+
+class LedgerError(PrepbotError):
+    """The ledger database failed; the tick is retried later."""
+
+    retryable = True
+
+
+class StaleClaimError(LedgerError):
+    """A worker tried to settle a row whose claim another attempt has since taken over."""
+
+    retryable = False

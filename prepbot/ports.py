@@ -1,0 +1,155 @@
+"""The four seams of prepbot as Protocols: Crm, Transport, Ledger, Clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from prepbot.domain import (
+    ActionKey,
+    ActionRow,
+    Changes,
+    DeliveryReceipt,
+    Meeting,
+    NoteRecord,
+    OutgoingMessage,
+    PlannedAction,
+    Status,
+    TaskRecord,
+    WriteResult,
+)
+
+
+class Clock(Protocol):
+    """Where "now" comes from; tests and ``--now`` inject a fixed one."""
+
+    def now(self) -> datetime:
+        """Return the current instant, timezone-aware UTC."""
+        ...
+
+
+class Crm(Protocol):
+    """Reads meetings from, and writes activities and notes to, the org."""
+
+    def meetings_between(self, start_at: datetime, end_at: datetime) -> Iterator[Meeting]:
+        """Yield the meetings that start in ``[start_at, end_at)`` (all-day ones by date), page by page.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError.
+        """
+        ...
+
+    def meetings_by_id(self, event_ids: Sequence[str]) -> dict[str, Meeting]:
+        """Re-read these Events (batched); a deleted or missing Event is absent from the result.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError.
+        """
+        ...
+
+    def changes_since(self, watermark: datetime, until: datetime) -> Changes:
+        """Events modified (SystemModstamp) or deleted in ``[watermark, until)``.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError.
+        """
+        ...
+
+    def create_tasks(self, tasks: Sequence[TaskRecord]) -> list[WriteResult]:
+        """Create Tasks in batches of up to 200; one result per task, in order.
+
+        Raises:
+            CrmAuthError, CrmUnavailableError: the whole batch failed (no result).
+        """
+        ...
+
+    def save_notes(self, notes: Sequence[NoteRecord]) -> list[WriteResult]:
+        """Create (note and link in one call) or update in place each note; one result per note.
+
+        Raises:
+            CrmAuthError, CrmUnavailableError: the whole batch failed.
+        """
+        ...
+
+
+class Transport(Protocol):
+    """Delivers one message to its recipient."""
+
+    def send(self, message: OutgoingMessage) -> DeliveryReceipt:
+        """Hand ``message`` to the relay.
+
+        Raises:
+            DeliveryRejectedError: permanent refusal (5xx); do not retry.
+            DeliveryUnavailableError: transient (connect, timeout, 4xx); retry later.
+            DeliveryInDoubtError: the data was sent but no reply was read.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release any open connection."""
+        ...
+
+
+class Ledger(Protocol):
+    """The record of every decision: what was planned, claimed, sent, skipped, and why."""
+
+    def plan(self, actions: Iterable[PlannedAction], now: datetime) -> int:
+        """Insert the actions whose key is new; existing keys are left as they are. Returns rows added."""
+        ...
+
+    def open_rows(self, event_ids: Sequence[str] | None = None) -> list[ActionRow]:
+        """Rows not yet in a terminal state (all of them, or those of these Events)."""
+        ...
+
+    def rows(
+        self,
+        *,
+        event_id: str | None = None,
+        status: Status | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[ActionRow]:
+        """Rows for reporting, newest first."""
+        ...
+
+    def settle(
+        self,
+        row_id: int,
+        status: Status,
+        now: datetime,
+        *,
+        reason: str = "",
+        attempt: int | None = None,
+        message_id: str | None = None,
+        crm_id: str | None = None,
+        template_version: str | None = None,
+        due_at: datetime | None = None,
+    ) -> None:
+        """Move a row to ``status``. With ``attempt`` (fencing token) the row must still hold it.
+
+        Raises:
+            StaleClaimError: another attempt owns the row now.
+            LedgerError: the database failed.
+        """
+        ...
+
+    def claim_due(self, now: datetime, *, limit: int, lease: timedelta, worker: str) -> list[ActionRow]:
+        """Claim up to ``limit`` PLANNED rows due at ``now``; each gets ``attempt + 1`` and a lease."""
+        ...
+
+    def recover(self, now: datetime) -> tuple[int, int]:
+        """Expired leases: CLAIMED rows back to PLANNED, SENDING rows to IN_DOUBT. Returns both counts."""
+        ...
+
+    def get(self, key: ActionKey) -> ActionRow | None:
+        """The row with this key, if any."""
+        ...
+
+    def get_watermark(self, name: str) -> datetime | None:
+        """A stored sync watermark."""
+        ...
+
+    def set_watermark(self, name: str, value: datetime) -> None:
+        """Store a sync watermark."""
+        ...
