@@ -1,0 +1,288 @@
+"""Validated configuration: pydantic models, TOML + environment loading; the only reader of either."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from prepbot.errors import ConfigError
+
+ENV_PREFIX = "PREPBOT_"
+DEFAULT_CONFIG = Path("config/prepbot.toml")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldsSettings(_Section):
+    """Optional custom fields of the org that prepbot reads (API names, e.g. ``Preferred_Language__c``)."""
+
+    contact_language: str | None = None
+    contact_time_zone: str | None = None
+    lead_language: str | None = None
+    lead_time_zone: str | None = None
+    event_no_show: str | None = None
+    event_no_show_value: str = "No Show"
+    event_travel_distance: str | None = None
+
+
+class SalesforceSettings(_Section):
+    """How to reach the org. ``auth`` picks the flow; secrets come from env or ``*_file`` keys."""
+
+    auth: Literal["jwt", "client_credentials", "session"] = "jwt"
+    instance_url: str = ""
+    api_version: str = "62.0"
+    ca_bundle: Path | None = None
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    page_size: int = Field(2000, ge=200, le=2000)
+    max_retries: int = Field(4, ge=0, le=10)
+    limit_backoff_minutes: float = Field(15.0, gt=0)
+    # session (sandbox and tests)
+    session_id: SecretStr | None = None
+    session_id_file: Path | None = None
+    # jwt
+    username: str | None = None
+    consumer_key: str | None = None
+    private_key_file: Path | None = None
+    login_url: str = "https://login.salesforce.com"
+    # client_credentials
+    consumer_secret: SecretStr | None = None
+    consumer_secret_file: Path | None = None
+    fields: FieldsSettings = FieldsSettings()
+
+    @field_validator("instance_url")
+    @classmethod
+    def _https_only(cls, value: str) -> str:
+        if value and not value.startswith("https://"):
+            raise ValueError("must start with https:// (Salesforce and simple-salesforce speak HTTPS only)")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _auth_complete(self) -> SalesforceSettings:
+        needed = {
+            "session": [("session_id", "session_id_file")],
+            "jwt": [("username",), ("consumer_key",), ("private_key_file",)],
+            "client_credentials": [("consumer_key",), ("consumer_secret", "consumer_secret_file")],
+        }[self.auth]
+        for alternatives in needed:
+            if all(getattr(self, name) in (None, "") for name in alternatives):
+                raise ValueError(f"auth = {self.auth!r} needs {' or '.join(alternatives)}")
+        if not self.instance_url:
+            raise ValueError("instance_url is required (your My Domain URL, https://acme.my.salesforce.com)")
+        return self
+
+
+class SmtpSettings(_Section):
+    """The mail relay. ``security = "none"`` is accepted for loopback relays only."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    timeout_seconds: float = Field(60.0, gt=0, le=600)
+    ca_bundle: Path | None = None
+
+
+class LedgerSettings(_Section):
+    """Where every decision is recorded (SQLAlchemy URL; SQLite by default)."""
+
+    url: str = "sqlite:///prepbot-ledger.sqlite"
+
+
+class ScheduleSettings(_Section):
+    """When confirmations go out, and how often prepbot looks at the org."""
+
+    send_at: time = time(10, 0)
+    working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    holidays: tuple[date, ...] = ()
+    quiet_start: time = time(20, 0)
+    quiet_end: time = time(8, 0)
+    min_notice_minutes: int = Field(180, ge=0)
+    horizon_days: int = Field(4, ge=2, le=30)
+    sync_interval_seconds: int = Field(300, ge=10)
+    dispatch_interval_seconds: int = Field(60, ge=5)
+    lease_seconds: int = Field(300, ge=30)
+    retry_minutes: int = Field(10, ge=1)
+    max_attempts: int = Field(5, ge=1, le=50)
+    batch_size: int = Field(200, ge=1, le=2000)
+
+    @field_validator("working_days")
+    @classmethod
+    def _weekday_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        days = tuple(day.strip().lower()[:3] for day in value)
+        unknown = [day for day in days if day not in WEEKDAYS]
+        if unknown:
+            raise ValueError(f"unknown weekday {unknown[0]!r}; use {', '.join(WEEKDAYS)}")
+        if not days:
+            raise ValueError("at least one working day is needed")
+        return days
+
+    @property
+    def working_day_numbers(self) -> frozenset[int]:
+        return frozenset(WEEKDAYS.index(day) for day in self.working_days)
+
+
+class MessagesSettings(_Section):
+    """Who messages come from, which language they use, whom they are never sent to."""
+
+    from_mode: Literal["sending_address", "owner"] = "sending_address"
+    sending_address: str = "meetings@example.com"
+    message_id_domain: str = "prepbot.invalid"
+    org_time_zone: str = "UTC"
+    default_language: str = "en"
+    country_languages: dict[str, str] = Field(
+        default_factory=lambda: {"NL": "nl", "BE": "nl", "SR": "nl", "RU": "ru", "BY": "ru", "KZ": "ru"}
+    )
+    templates_dir: Path | None = None
+    internal_domains: tuple[str, ...] = ()
+    confirm_leads: bool = True
+    in_doubt_policy: Literal["hold", "resend"] = "hold"
+
+
+class Settings(_Section):
+    """The whole configuration file."""
+
+    salesforce: SalesforceSettings
+    smtp: SmtpSettings = SmtpSettings()
+    ledger: LedgerSettings = LedgerSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    messages: MessagesSettings = MessagesSettings()
+    source: Path | None = None
+
+    def session_id(self) -> str | None:
+        """The session token, from the setting or its file."""
+        sf = self.salesforce
+        return _secret(sf.session_id, sf.session_id_file, "salesforce.session_id_file")
+
+    def consumer_secret(self) -> str | None:
+        sf = self.salesforce
+        return _secret(sf.consumer_secret, sf.consumer_secret_file, "salesforce.consumer_secret_file")
+
+    def smtp_password(self) -> str | None:
+        return _secret(self.smtp.password, self.smtp.password_file, "smtp.password_file")
+
+    def private_key_pem(self) -> str:
+        """The JWT signing key; refused when readable by others (the path is named, never the content)."""
+        path = self.salesforce.private_key_file
+        if path is None:
+            raise ConfigError("no private key configured", key="salesforce.private_key_file")
+        text = _read_private_file(path, "salesforce.private_key_file")
+        if "PRIVATE KEY-----" not in text:
+            raise ConfigError(f"{path} is not a PEM private key", key="salesforce.private_key_file")
+        return text
+
+
+def _secret(value: SecretStr | None, path: Path | None, key: str) -> str | None:
+    if value is not None:
+        return value.get_secret_value()
+    if path is None:
+        return None
+    return _read_private_file(path, key).strip()
+
+
+def _read_private_file(path: Path, key: str) -> str:
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", key=key, hint="check the path") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{path} is readable by other users (mode {stat.filemode(mode)})", key=key, hint=f"chmod 600 {path}"
+        )
+    return path.read_text(encoding="utf-8")
+
+
+def load_config(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``path`` (TOML), overlay ``PREPBOT_<SECTION>_<KEY>`` variables, validate.
+
+    Raises:
+        ConfigError: naming every bad or missing key (the message lists them one per line).
+    """
+    environ = os.environ if environ is None else environ
+    path = path or Path(environ.get("PREPBOT_CONFIG", DEFAULT_CONFIG))
+    data = _read_toml(path)
+    _overlay_env(data, environ)
+    _resolve_paths(data, path.parent)
+    try:
+        return Settings.model_validate({**data, "source": path})
+    except ValidationError as exc:
+        raise ConfigError("\n".join(describe_errors(exc))) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} not found", hint="pass --config PATH or copy config/prepbot.toml"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def _overlay_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """``PREPBOT_SMTP_PASSWORD=x`` sets ``[smtp] password``; only known sections are read."""
+    sections = {name.upper(): name for name in Settings.model_fields if name != "source"}
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX) or var == "PREPBOT_CONFIG":
+            continue
+        rest = var[len(ENV_PREFIX) :]
+        for upper, section in sections.items():
+            if rest.startswith(upper + "_"):
+                data.setdefault(section, {})[rest[len(upper) + 1 :].lower()] = value
+                break
+
+
+_PATH_KEYS = {
+    "salesforce": ("ca_bundle", "session_id_file", "private_key_file", "consumer_secret_file"),
+    "smtp": ("password_file", "ca_bundle"),
+    "messages": ("templates_dir",),
+}
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    """Relative paths in the file are relative to the file's folder, not to the working directory."""
+    for section, keys in _PATH_KEYS.items():
+        values = data.get(section)
+        if not isinstance(values, dict):
+            continue
+        for key in keys:
+            raw = values.get(key)
+            if isinstance(raw, str) and raw and not Path(raw).is_absolute():
+                values[key] = str(base / raw)
+    ledger = data.get("ledger")
+    if isinstance(ledger, dict):
+        url = ledger.get("url")
+        prefix = "sqlite:///"
+        if isinstance(url, str) and url.startswith(prefix) and not url.startswith(prefix + "/"):
+            ledger["url"] = prefix + str(base / url[len(prefix) :])
+
+
+_HINTS = {
+    "missing": "add it to the file or set the PREPBOT_<SECTION>_<KEY> environment variable",
+    "extra_forbidden": "remove it: prepbot does not know this key (check its spelling)",
+    "literal_error": "use one of the values named",
+}
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per problem: the dotted key, what is wrong, how to fix it."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(part) for part in err["loc"] if not str(part).startswith("function-"))
+        message = str(err["msg"]).removeprefix("Value error, ")
+        hint = _HINTS.get(err["type"])
+        lines.append(f"{key or '(file)'}: {message}" + (f" (fix: {hint})" if hint else ""))
+    return lines
