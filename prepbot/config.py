@@ -120,10 +120,12 @@ class ScheduleSettings(_Section):
     @field_validator("working_days")
     @classmethod
     def _weekday_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        days = tuple(day.strip().lower()[:3] for day in value)
-        unknown = [day for day in days if day not in WEEKDAYS]
+        full = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        names = [day.strip().lower() for day in value]
+        unknown = [day for day in names if day not in WEEKDAYS and day not in full]
         if unknown:
             raise ValueError(f"unknown weekday {unknown[0]!r}; use {', '.join(WEEKDAYS)}")
+        days = tuple(day[:3] for day in names)
         if not days:
             raise ValueError("at least one working day is needed")
         return days

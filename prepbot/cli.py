@@ -1,0 +1,252 @@
+"""The prepbot command line (Typer): parse -> build the app -> call -> print. Heavy imports stay lazy."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from prepbot.app import App
+    from prepbot.config import Settings
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="prepbot",
+    help=(
+        "prepbot prepares sales meetings held in Salesforce: the day before each meeting it sends the "
+        "client an indirect confirmation from the meeting's owner, in the client's language and time "
+        "zone, and logs it on the records.\n\n"
+        "Exit codes: 0 done; 1 done, but some meetings failed (see 'prepbot log'); 2 bad configuration; "
+        "3 the org, the relay or the ledger could not be reached."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (default: $PREPBOT_CONFIG or config/prepbot.toml).", show_default=False
+    ),
+]
+
+
+def _register_sandbox() -> None:
+    from prepbot.sandbox.cli import sandbox_app
+
+    app.add_typer(
+        sandbox_app,
+        name="sandbox",
+        help="A local Salesforce-compatible org with an SMTP sink, for trying prepbot and for tests.",
+    )
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"prepbot: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings(path: Path | None) -> Settings:
+    from prepbot.config import load_config
+    from prepbot.errors import ConfigError
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise _fail(f"configuration problem:\n{exc}", EXIT_CONFIG) from None
+
+
+def _build(settings: Settings) -> App:
+    from prepbot.app import build_app
+    from prepbot.errors import ConfigError, LedgerError
+
+    try:
+        return build_app(settings)
+    except ConfigError as exc:
+        raise _fail(f"configuration problem:\n{exc}", EXIT_CONFIG) from None
+    except LedgerError as exc:
+        raise _fail(f"ledger unavailable: {exc}", EXIT_UNAVAILABLE) from None
+
+
+def _parse_now(now: str | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(f"--now {now!r} is not an ISO 8601 instant (e.g. 2026-12-01T09:00:00+01:00)", 2) from None
+    if parsed.tzinfo is None:
+        raise _fail("--now needs a UTC offset (e.g. 2026-12-01T09:00:00Z)", 2)
+    return parsed.astimezone(UTC)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def tick(
+    config: ConfigOption = None,
+    now: Annotated[
+        str | None, typer.Option(help="Act as if the clock read this ISO 8601 instant (default: now).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run one cycle: read the meetings ahead, plan, send what is due, log it. Safe to repeat."""
+    from prepbot.errors import LedgerError
+
+    _setup_logging(verbose)
+    at = _parse_now(now)
+    application = _build(_settings(config))
+    try:
+        report = application.service.tick(at)
+    except LedgerError as exc:
+        raise _fail(f"ledger unavailable: {exc}", EXIT_UNAVAILABLE) from None
+    finally:
+        application.close()
+    typer.echo(f"{at.isoformat()} {report.line()}")
+    for error in report.errors:
+        typer.echo(f"  ! {error}", err=True)
+    if report.errors or report.counts.get("failed"):
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run the daemon: sync every sync_interval, dispatch every dispatch_interval, until SIGTERM."""
+    from prepbot.scheduler import run_forever
+
+    _setup_logging(verbose)
+    settings = _settings(config)
+    application = _build(settings)
+    try:
+        run_forever(application, settings)
+    finally:
+        application.close()
+
+
+@app.command("log")
+def log_command(
+    config: ConfigOption = None,
+    event: Annotated[str | None, typer.Option(help="Only this Event Id.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this status (planned, sent, skipped, ...).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 500,
+) -> None:
+    """Show every meeting's decision with its reason (newest first)."""
+    from prepbot.domain import Status
+    from prepbot.ledger.sql import SqlLedger
+
+    settings = _settings(config)
+    try:
+        wanted = Status(status) if status else None
+    except ValueError:
+        raise _fail(f"unknown status {status!r}; use one of: {', '.join(s.value for s in Status)}", 2) from None
+    ledger = SqlLedger(settings.ledger.url)
+    try:
+        rows = ledger.rows(event_id=event, status=wanted, limit=limit)
+    finally:
+        ledger.close()
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(_row_json(row), ensure_ascii=False))
+        return
+    _print_rows(rows)
+
+
+def _row_json(row: Any) -> dict[str, Any]:
+    def text(value: Any) -> Any:
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    return {
+        "id": row.id,
+        "event_id": row.key.event_id,
+        "occurrence": row.key.occurrence,
+        "recipient": row.key.recipient,
+        "kind": row.key.kind.value,
+        "status": row.status.value,
+        "reason": row.reason,
+        "due_at": text(row.due_at),
+        "sent_at": text(row.sent_at),
+        "attempt": row.attempt,
+        "message_id": row.message_id,
+        "crm_id": row.crm_id,
+        "time_zone": row.time_zone,
+        "template_version": row.template_version,
+    }
+
+
+def _print_rows(rows: list[Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"prepbot ledger ({len(rows)} rows)")
+    for column in ("event", "occurrence", "recipient", "kind", "status", "reason", "due (UTC)", "sent (UTC)"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row.key.event_id,
+            row.key.occurrence,
+            row.key.recipient,
+            row.key.kind.value,
+            row.status.value,
+            row.reason,
+            f"{row.due_at:%Y-%m-%d %H:%M}",
+            f"{row.sent_at:%Y-%m-%d %H:%M}" if row.sent_at else "",
+        )
+    Console().print(table)
+
+
+@config_app.command("check")
+def config_check(config: ConfigOption = None) -> None:
+    """Validate the configuration; name each bad or missing key and how to fix it (exit 2 if any)."""
+    settings = _settings(config)
+    from prepbot.app import build_composer
+    from prepbot.errors import ConfigError
+
+    try:
+        build_composer(settings)
+        if settings.salesforce.auth == "jwt":
+            settings.private_key_pem()
+        settings.session_id()
+        settings.consumer_secret()
+        settings.smtp_password()
+    except ConfigError as exc:
+        raise _fail(f"configuration problem:\n{exc}", EXIT_CONFIG) from None
+    typer.echo(f"{settings.source}: OK (auth {settings.salesforce.auth}, org {settings.salesforce.instance_url})")
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option(help="Folder for the outbox and what was written to the org.")] = Path(
+        "demo-output"
+    ),
+    days: Annotated[int, typer.Option(help="How many days to simulate.", min=1, max=7)] = 2,
+) -> None:
+    """Start the sandbox org with the demo data, simulate two days of ticks, and show what happened."""
+    from prepbot.demo import run_demo
+
+    raise typer.Exit(run_demo(output, days=days))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register_sandbox()
+    app()
