@@ -1,0 +1,404 @@
+"""SalesforceCrm: prepbot's Crm port over simple-salesforce (the only module that imports it)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceError
+from simple_salesforce.format import format_soql
+
+from prepbot.crm.sf_auth import Auth, ClientCredentialsAuth, JwtAuth, SessionAuth, build_session, mint_token
+from prepbot.crm.sf_errors import (
+    INVALID_SESSION,
+    LIMIT_EXCEEDED,
+    error_for_exception,
+    error_for_status,
+    may_retry,
+    surely_unsent,
+)
+from prepbot.crm.sf_notes import NoteWriter
+from prepbot.crm.sf_records import opportunity_ids, parse_datetime, to_meeting, to_roles
+from prepbot.crm.sf_writes import (
+    COLLECTION_MAX,
+    RawResult,
+    failed_result,
+    is_locked,
+    task_body,
+    to_write_result,
+)
+from prepbot.crm.soql import (
+    IN_BATCH,
+    FieldMapping,
+    Soql,
+    by_id_query,
+    changes_query,
+    field_check_query,
+    roles_query,
+    window_query,
+)
+from prepbot.domain import Changes, Meeting, NoteRecord, TaskRecord, WriteResult
+from prepbot.errors import ConfigError, CrmError, CrmQueryError, CrmUnavailableError
+
+__all__ = ["ClientCredentialsAuth", "FieldMapping", "JwtAuth", "SalesforceCrm", "SessionAuth"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Record = Mapping[str, Any]
+BACKOFF_CAP_S = 30.0
+CONFIG_KEYS = {"event_no_show_field": "event_no_show"}  # FieldMapping name -> config key (config.py)
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _aware(*values: datetime) -> None:
+    if any(v.tzinfo is None for v in values):
+        raise ValueError("SalesforceCrm needs timezone-aware datetimes")
+
+
+class SalesforceCrm:
+    """The Crm port on a Salesforce org (or the sandbox), over HTTPS with simple-salesforce.
+
+    Every request carries a timeout and verifies TLS against ``ca_bundle`` (or certifi's roots),
+    whatever REQUESTS_CA_BUNDLE says. Failures become CrmAuthError / CrmQueryError /
+    CrmUnavailableError (``sf_errors``). Transient ones are retried with jittered exponential
+    backoff (``max_retries``); REQUEST_LIMIT_EXCEEDED stops every call for ``limit_backoff``.
+    With JWT or client-credentials auth a 401 INVALID_SESSION_ID mints one new token and retries
+    once; with a session id it is final. ``calls_made`` counts API requests (tokens excluded).
+    """
+
+    def __init__(
+        self,
+        *,
+        instance_url: str,
+        auth: Auth,
+        api_version: str = "62.0",
+        ca_bundle: str | None = None,
+        timeout: float = 30.0,
+        page_size: int = 2000,
+        fields: FieldMapping = FieldMapping(),  # noqa: B008  (frozen, so a shared default is safe)
+        max_retries: int = 4,
+        backoff_base: float = 0.5,
+        limit_backoff: timedelta = timedelta(minutes=15),
+        sync_overlap: timedelta = timedelta(minutes=5),
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        if not 200 <= page_size <= 2000:
+            raise ValueError("page_size must be within 200..2000 (Salesforce's batchSize range)")
+        self._instance_url = instance_url.rstrip("/")
+        self._auth = auth
+        self._api_version = api_version
+        self._session = build_session(ca_bundle=ca_bundle, timeout=timeout)
+        self._page_size = page_size
+        self._fields = fields
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._limit_backoff = limit_backoff.total_seconds()
+        self._overlap = sync_overlap
+        self._sleep = sleep
+        self._clock = clock
+        self._jitter = jitter
+        self._sf: Salesforce | None = None
+        self._blocked_until: float | None = None
+        self._usage: tuple[int, int] | None = None
+        self._seen: dict[str, datetime] = {}  # Event Id -> SystemModstamp reported near the watermark
+        self.calls_made = 0
+        self.tokens_minted = 0
+        self._notes = NoteWriter(self)
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def api_usage(self) -> tuple[int, int] | None:
+        """(used, max) daily API requests from the last ``Sforce-Limit-Info`` header, if any."""
+        return self._usage
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a failed request (or a locked record) is sent again."""
+        return self._max_retries
+
+    @property
+    def api_version(self) -> str:
+        """The REST API version every URL uses (``62.0``)."""
+        return self._api_version
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self._session.close()
+
+    def _client(self) -> Salesforce:
+        if self._sf is None:
+            if isinstance(self._auth, SessionAuth):
+                token = self._auth.session_id
+            else:
+                token = mint_token(self._auth, self._session, self._instance_url)
+                self.tokens_minted += 1
+            self._sf = Salesforce(
+                session_id=token,
+                instance_url=self._instance_url,
+                session=self._session,
+                version=self._api_version,
+            )
+        return self._sf
+
+    def _once(self, resource: str, op: Callable[[Salesforce], T]) -> T:
+        sf = self._client()
+        self.calls_made += 1
+        try:
+            result = op(sf)
+        except SalesforceError as exc:  # the body is a list of {"errorCode", "message"}; no token in it
+            raise error_for_status(exc.status, exc.content, resource=resource) from None
+        except (requests.exceptions.RequestException, ValueError) as exc:
+            mapped = error_for_exception(exc, resource=resource)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        usage = sf.api_usage.get("api-usage")
+        if usage is not None:
+            self._usage = (int(usage[0]), int(usage[1]))
+        return result
+
+    def _delay(self, attempt: int) -> float:
+        """Exponential backoff with "equal jitter": half fixed, half random, capped."""
+        full = min(BACKOFF_CAP_S, self._backoff_base * 2.0**attempt)
+        return full / 2 + self._jitter() * full / 2
+
+    def backoff(self, attempt: int) -> None:
+        """Sleep before retry number ``attempt + 1`` (used by the per-record retries too)."""
+        self._sleep(self._delay(attempt))
+
+    def _refuse_during_limit_backoff(self, resource: str) -> None:
+        if self._blocked_until is None:
+            return
+        left = self._blocked_until - self._clock()
+        if left > 0:
+            raise CrmUnavailableError(
+                f"Salesforce {resource}: daily API limit reached; no calls for another {left:.0f} s",
+                status=403,
+                error_code=LIMIT_EXCEEDED,
+            )
+        self._blocked_until = None
+
+    def call(self, resource: str, op: Callable[[Salesforce], T], *, idempotent: bool = True) -> T:
+        """Run one API request with the refresh, retry and limit policies (no recursion)."""
+        refreshed, attempt = False, 0
+        while True:
+            self._refuse_during_limit_backoff(resource)
+            try:
+                return self._once(resource, op)
+            except CrmError as exc:
+                if (
+                    exc.error_code == INVALID_SESSION
+                    and not refreshed
+                    and not isinstance(self._auth, SessionAuth)
+                ):
+                    log.warning("Salesforce session expired; minting a new token once")
+                    refreshed, self._sf = True, None
+                    continue
+                if exc.error_code == LIMIT_EXCEEDED and exc.status == 403:
+                    self._blocked_until = self._clock() + self._limit_backoff
+                    log.error("Salesforce API limit reached; pausing calls for %.0f s", self._limit_backoff)
+                    raise
+                unsent = exc.__cause__ is not None and surely_unsent(exc.__cause__)
+                if attempt >= self._max_retries or not may_retry(exc, idempotent=idempotent, unsent=unsent):
+                    raise
+                log.warning(
+                    "Salesforce %s failed (%s); retry %d", resource, exc.error_code or exc.status, attempt + 1
+                )
+                self.backoff(attempt)
+                attempt += 1
+
+    # ------------------------------------------------------------------ read path
+
+    def _pages(self, soql: Soql, *, include_deleted: bool = False) -> Iterator[list[Record]]:
+        """Stream a query page by page (``batchSize`` = page_size), each page one retried call."""
+        query = format_soql(soql.template, *soql.args)
+        headers = {"Sforce-Query-Options": f"batchSize={self._page_size}"}
+        name = "queryAll" if include_deleted else "query"
+        page = self.call(name, lambda sf: sf.query(query, include_deleted=include_deleted, headers=headers))
+        while True:
+            yield list(page.get("records") or [])
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return
+            page = self._query_more(name, str(next_url), headers)
+
+    def _query_more(self, name: str, url: str, headers: dict[str, str]) -> Any:
+        return self.call(name, lambda sf: sf.query_more(url, identifier_is_url=True, headers=headers))
+
+    def restful(self, path: str, method: str, body: Any, *, idempotent: bool) -> Any:
+        """One REST call (``composite``, ``composite/sobjects``) under the retry and refresh policy."""
+        return self.call(path, lambda sf: sf.restful(path, method=method, json=body), idempotent=idempotent)
+
+    def _roles(self, records: Sequence[Record]) -> dict[str, Any]:
+        rows: list[Record] = []
+        for batch in _chunks(opportunity_ids(records), IN_BATCH):
+            for page in self._pages(roles_query(batch)):
+                rows.extend(page)
+        return to_roles(rows)
+
+    def _meetings(self, records: Sequence[Record]) -> list[Meeting]:
+        """A page of Event rows as Meetings, with one IN-batched OpportunityContactRole follow-up."""
+        roles = self._roles(records)
+        return [to_meeting(r, self._fields, roles) for r in records]
+
+    def meetings_between(self, start_at: datetime, end_at: datetime) -> Iterator[Meeting]:
+        """Yield the meetings that start in ``[start_at, end_at)``, page by page.
+
+        Timed events are selected by StartDateTime; all-day events by ActivityDate, for every date
+        that begins inside the window in some zone (``soql.all_day_dates``), so a caller sees an
+        all-day event in each window that touches its date and dedupes by key. Child copies and
+        series masters are excluded. Cost: one call per page of events plus one per page for the
+        OpportunityContactRoles (per 400 distinct Opportunities), whatever the number of meetings.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError.
+        """
+        _aware(start_at, end_at)
+        for records in self._pages(window_query(self._fields, start_at, end_at)):
+            yield from self._meetings(records)
+
+    def meetings_by_id(self, event_ids: Sequence[str]) -> dict[str, Meeting]:
+        """Re-read these Events (400 Ids per query); deleted or missing ones are absent.
+
+        Keys are the 18-character Ids Salesforce returns.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError.
+        """
+        found: dict[str, Meeting] = {}
+        for batch in _chunks(list(dict.fromkeys(event_ids)), IN_BATCH):
+            for records in self._pages(by_id_query(self._fields, batch)):
+                found.update((m.event_id, m) for m in self._meetings(records))
+        return found
+
+    def changes_since(self, watermark: datetime, until: datetime) -> Changes:
+        """Events modified or deleted in ``[watermark - sync_overlap, until)``: one queryAll call.
+
+        queryAll returns Recycle-Bin rows with ``IsDeleted = true``: those become ``deleted_ids``.
+        The overlap catches rows committed late with an earlier SystemModstamp; rows at or before
+        ``watermark`` that this adapter already reported with the same SystemModstamp are not
+        reported again. The new watermark is the largest SystemModstamp seen (the org's clock,
+        never prepbot's), or ``watermark`` when nothing changed.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError.
+        """
+        _aware(watermark, until)
+        meetings: list[Meeting] = []
+        deleted: list[str] = []
+        newest = watermark
+        for records in self._pages(
+            changes_query(self._fields, watermark - self._overlap, until), include_deleted=True
+        ):
+            fresh = [r for r in records if self._unseen(r, watermark)]
+            newest = max([newest, *(self._modstamp(r) for r in records)])
+            deleted.extend(str(r["Id"]) for r in fresh if r.get("IsDeleted"))
+            meetings.extend(self._meetings([r for r in fresh if not r.get("IsDeleted")]))
+            self._seen.update((str(r["Id"]), self._modstamp(r)) for r in fresh)
+        horizon = newest - self._overlap
+        self._seen = {k: v for k, v in self._seen.items() if v >= horizon}
+        return Changes(meetings=tuple(meetings), deleted_ids=tuple(deleted), watermark=newest)
+
+    @staticmethod
+    def _modstamp(record: Record) -> datetime:
+        stamp = parse_datetime(record.get("SystemModstamp"))
+        if stamp is None:
+            raise CrmQueryError("Salesforce queryAll: an Event row without SystemModstamp")
+        return stamp
+
+    def _unseen(self, record: Record, watermark: datetime) -> bool:
+        stamp = self._modstamp(record)
+        return stamp > watermark or self._seen.get(str(record["Id"])) != stamp
+
+    def check_fields(self) -> None:
+        """Verify that every mapped custom field exists (one ``LIMIT 1`` query per field).
+
+        Raises:
+            ConfigError: Salesforce answered INVALID_FIELD; ``key`` is ``salesforce.fields.<name>``.
+            CrmAuthError, CrmUnavailableError.
+        """
+        for name, (sobject, api_name) in self._fields.mapped().items():
+            query = format_soql(field_check_query(sobject, api_name).template)
+            try:
+                self.call("query", lambda sf: sf.query(query))  # noqa: B023 (called at once)
+            except CrmQueryError as exc:
+                if exc.error_code != "INVALID_FIELD":
+                    raise
+                raise ConfigError(
+                    f"the {sobject} object has no field {api_name!r}",
+                    key=f"salesforce.fields.{CONFIG_KEYS.get(name, name)}",
+                    hint=f"use the API name from Setup > Object Manager > {sobject} > Fields (custom: __c)",
+                ) from None
+
+    # ------------------------------------------------------------------ write path
+
+    def save_collection(self, method: str, records: Sequence[dict[str, Any]]) -> list[RawResult]:
+        """One sObject Collections request (<= 200 records); locked records alone are sent again.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError: the first request failed as a whole.
+        """
+        results: list[RawResult] = [{} for _ in records]
+        pending = list(range(len(records)))
+        for attempt in range(self._max_retries + 1):
+            body = {"allOrNone": False, "records": [records[i] for i in pending]}
+            try:
+                raw = self.restful("composite/sobjects", method, body, idempotent=method != "POST")
+            except CrmError:
+                if attempt == 0:
+                    raise
+                break  # the locked records keep their UNABLE_TO_LOCK_ROW result
+            if not isinstance(raw, list) or len(raw) != len(pending):
+                raise CrmUnavailableError("Salesforce composite/sobjects: unexpected response shape")
+            for index, result in zip(pending, raw, strict=True):
+                results[index] = result
+            pending = [i for i in pending if is_locked(results[i])]
+            if not pending or attempt == self._max_retries:
+                break
+            self.backoff(attempt)
+        return results
+
+    def create_tasks(self, tasks: Sequence[TaskRecord]) -> list[WriteResult]:
+        """Create Tasks in sObject Collections of 200; one WriteResult per task, in order.
+
+        A locked record is retried alone. When a later chunk fails as a whole, its tasks get a
+        failed result (nothing is raised, since earlier chunks were written).
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError: the first chunk failed (nothing written).
+        """
+        results: list[WriteResult] = []
+        for chunk in _chunks(tasks, COLLECTION_MAX):
+            try:
+                raw = self.save_collection("POST", [task_body(t) for t in chunk])
+            except CrmError as exc:
+                if not results:
+                    raise
+                rest = tasks[len(results) :]
+                results.extend(
+                    failed_result(t.ref, exc.error_code, str(exc), retryable=exc.retryable) for t in rest
+                )
+                break
+            results.extend(to_write_result(t.ref, r) for t, r in zip(chunk, raw, strict=True))
+        return results
+
+    def save_notes(self, notes: Sequence[NoteRecord]) -> list[WriteResult]:
+        """Create (ContentNote + ContentDocumentLink in one composite call per 200) or update notes.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError: the first chunk failed (nothing written).
+        """
+        return self._notes.save(notes)

@@ -1,0 +1,144 @@
+"""Prep notes: ContentNote + ContentDocumentLink in one composite call per 200 notes, updates in place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from prepbot.crm.sf_writes import (
+    COLLECTION_MAX,
+    RawResult,
+    error_of,
+    failed_result,
+    is_locked,
+    link_body,
+    notes_composite,
+    subresults,
+    to_write_result,
+)
+from prepbot.domain import NoteRecord, WriteResult
+from prepbot.errors import CrmError
+
+log = logging.getLogger(__name__)
+
+
+class _Caller(Protocol):
+    """The parts of SalesforceCrm the note writer uses (its call policy and collection helper)."""
+
+    @property
+    def api_version(self) -> str: ...
+
+    @property
+    def max_retries(self) -> int: ...
+
+    def restful(self, path: str, method: str, body: Any, *, idempotent: bool) -> Any: ...
+
+    def save_collection(self, method: str, records: Sequence[dict[str, Any]]) -> list[RawResult]: ...
+
+    def backoff(self, attempt: int) -> None: ...
+
+
+class NoteWriter:
+    """Writes NoteRecords through one ``composite`` call per chunk, retrying locked records alone."""
+
+    def __init__(self, crm: _Caller) -> None:
+        self._crm = crm
+
+    def save(self, notes: Sequence[NoteRecord]) -> list[WriteResult]:
+        """One WriteResult per note, in order (see ``SalesforceCrm.save_notes``)."""
+        results: list[WriteResult] = []
+        for start in range(0, len(notes), COLLECTION_MAX):
+            chunk = notes[start : start + COLLECTION_MAX]
+            try:
+                results.extend(self._chunk(chunk))
+            except CrmError as exc:
+                if not results:
+                    raise
+                rest = notes[len(results) :]
+                results.extend(
+                    failed_result(n.ref, exc.error_code, str(exc), retryable=exc.retryable) for n in rest
+                )
+                break
+        return results
+
+    def _chunk(self, chunk: Sequence[NoteRecord]) -> list[WriteResult]:
+        done: dict[int, WriteResult] = {}
+        unlinked: dict[int, str] = {}
+        pending = list(range(len(chunk)))
+        for attempt in range(self._crm.max_retries + 1):
+            try:
+                raw = self._round(chunk, pending)
+            except CrmError:
+                if attempt == 0:
+                    raise
+                break  # the locked notes keep their UNABLE_TO_LOCK_ROW result
+            pending = self._settle(chunk, raw, done, unlinked)
+            if not pending or attempt == self._crm.max_retries:
+                break
+            self._crm.backoff(attempt)
+        if unlinked:
+            self._link(chunk, unlinked, done)
+        return [done[i] for i in range(len(chunk))]
+
+    def _round(
+        self, chunk: Sequence[NoteRecord], pending: list[int]
+    ) -> dict[int, tuple[RawResult, RawResult | None]]:
+        """One composite call for the pending notes: index -> (note result, link result or None)."""
+        creates = [i for i in pending if not chunk[i].note_id]
+        updates = [i for i in pending if chunk[i].note_id]
+        body, refs = notes_composite(
+            [chunk[i] for i in creates], [chunk[i] for i in updates], self._crm.api_version
+        )
+        response = self._crm.restful("composite", "POST", body, idempotent=False)
+        subs = subresults(
+            response, refs, {"notes": len(creates), "links": len(creates), "updates": len(updates)}
+        )
+        out: dict[int, tuple[RawResult, RawResult | None]] = {}
+        for k, i in enumerate(creates):
+            out[i] = (subs["notes"][k], subs["links"][k])
+        for k, i in enumerate(updates):
+            out[i] = (subs["updates"][k], None)
+        return out
+
+    @staticmethod
+    def _settle(
+        chunk: Sequence[NoteRecord],
+        raw: dict[int, tuple[RawResult, RawResult | None]],
+        done: dict[int, WriteResult],
+        unlinked: dict[int, str],
+    ) -> list[int]:
+        """Record each note's outcome; return the indexes whose note was locked (to send again)."""
+        locked: list[int] = []
+        for i, (note, link) in raw.items():
+            done[i] = to_write_result(chunk[i].ref, note)
+            if is_locked(note):
+                locked.append(i)
+            elif note.get("success") and link is not None and not link.get("success"):
+                unlinked[i] = str(note.get("id"))  # the note exists: link it on its own, never re-create it
+        return locked
+
+    def _link(
+        self, chunk: Sequence[NoteRecord], unlinked: dict[int, str], done: dict[int, WriteResult]
+    ) -> None:
+        """Link notes whose link failed in the composite call (by their real Ids)."""
+        indexes = sorted(unlinked)
+        records = [link_body(unlinked[i], chunk[i].linked_entity_id) for i in indexes]
+        try:
+            raw = self._crm.save_collection("POST", records)
+        except CrmError as exc:
+            raw = [{"success": False, "errors": [{"statusCode": exc.error_code or "REQUEST_FAILED"}]}] * len(
+                records
+            )
+        for i, result in zip(indexes, raw, strict=True):
+            if result.get("success"):
+                continue
+            code, message = error_of(result)
+            log.warning("note %s was saved but could not be linked (%s)", unlinked[i], code)
+            done[i] = WriteResult(
+                ref=chunk[i].ref,
+                id=unlinked[i],
+                error_code=code,
+                message=f"note saved but not linked to {chunk[i].linked_entity_id}: {message}",
+                retryable=code == "UNABLE_TO_LOCK_ROW",
+            )
