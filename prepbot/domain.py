@@ -298,3 +298,16 @@ class ActionRow:
     sent_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One recorded move of a ledger row through the state machine (``from_status`` None = created)."""
+
+    action_id: int
+    at: datetime
+    from_status: Status | None
+    to_status: Status
+    reason: str = ""
+    attempt: int = 0
+    worker: str | None = None

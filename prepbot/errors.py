@@ -87,6 +87,13 @@ class LedgerError(PrepbotError):
     retryable = True
 
 
+class LedgerStateError(LedgerError):
+    """The ledger refused a change that does not fit its state: an illegal transition, an unknown row,
+    or a database schema that is not at the revision this code expects. Retrying will not help."""
+
+    retryable = False
+
+
 class StaleClaimError(LedgerError):
     """A worker tried to settle a row whose claim another attempt has since taken over."""
 

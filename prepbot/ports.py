@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -12,11 +12,13 @@ from prepbot.domain import (
     Changes,
     DeliveryReceipt,
     Meeting,
+    MessageKind,
     NoteRecord,
     OutgoingMessage,
     PlannedAction,
     Status,
     TaskRecord,
+    Transition,
     WriteResult,
 )
 
@@ -144,6 +146,38 @@ class Ledger(Protocol):
 
     def get(self, key: ActionKey) -> ActionRow | None:
         """The row with this key, if any."""
+        ...
+
+    def rows_for_events(
+        self, event_ids: Sequence[str], statuses: Iterable[Status] | None = None
+    ) -> list[ActionRow]:
+        """Every row of these Events (in ``statuses``, if given), terminal ones included."""
+        ...
+
+    def supersede_others(
+        self,
+        event_id: str,
+        keep: Collection[ActionKey],
+        kinds: Iterable[MessageKind] | None,
+        now: datetime,
+        reason: str = "meeting moved",
+    ) -> int:
+        """Move the Event's PLANNED/CLAIMED rows (of ``kinds``; None = all) not in ``keep`` to SUPERSEDED.
+
+        SENDING and SENT rows are left alone. Returns the number of rows moved.
+        """
+        ...
+
+    def cancel_events(self, event_ids: Iterable[str], now: datetime, reason: str = "meeting deleted") -> int:
+        """Move the PLANNED/CLAIMED rows of these deleted Events to CANCELLED. Returns rows moved."""
+        ...
+
+    def history(self, row_id: int) -> list[Transition]:
+        """Every recorded transition of a row, oldest first (creation has ``from_status`` None)."""
+        ...
+
+    def counts_by_status(self) -> dict[Status, int]:
+        """Rows per state, every state present."""
         ...
 
     def get_watermark(self, name: str) -> datetime | None:

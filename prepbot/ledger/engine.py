@@ -1,0 +1,170 @@
+"""Ledger database plumbing: engine per backend, SQLite pragmas, migrations, error mapping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import StaticPool
+
+from prepbot.errors import ConfigError, LedgerError, LedgerStateError
+from prepbot.ledger.schema import VERSION_TABLE
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+# Any 64-bit constant: serialises concurrent migrations of workers starting together on PostgreSQL.
+_PG_MIGRATION_LOCK = 0x70726570626F74  # "prepbot"
+_BEGIN_OPTION = "prepbot_sqlite_begin"
+
+
+def parse_url(url: str) -> URL:
+    """Parse a ledger URL, refusing backends the ledger does not support (password never shown)."""
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError:
+        raise ConfigError("the ledger URL cannot be parsed", hint="e.g. sqlite:///var/prepbot.db") from None
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"unsupported ledger backend {parsed.get_backend_name()!r}",
+            hint="use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
+        )
+    return parsed
+
+
+def build_engine(url: URL, *, busy_timeout_ms: int = 5000) -> Engine:
+    """An engine for ``url``: SQLite gets WAL, a busy timeout, foreign keys and explicit BEGINs.
+
+    Raises:
+        ConfigError: the database driver is not installed, or the SQLite folder cannot be made.
+    """
+    try:
+        return _build_engine(url, busy_timeout_ms)
+    except ImportError as error:
+        raise ConfigError(
+            f"the database driver for {url.drivername!r} is not installed ({error.name})",
+            hint="pip install 'psycopg[binary]' for postgresql+psycopg://",
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"cannot create the ledger folder: {error.strerror} ({error.filename})") from None
+
+
+def _build_engine(url: URL, busy_timeout_ms: int) -> Engine:
+    if url.get_backend_name() == "postgresql":
+        # pre_ping: a PostgreSQL restart (C10) must cost one failed tick, not a poisoned pool.
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+    _configure_sqlite(engine, busy_timeout_ms)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    # pysqlite's own transaction handling defers BEGIN and cannot do BEGIN IMMEDIATE; take it
+    # over as the SQLAlchemy docs recommend ("Serializable isolation / Savepoints / Transactional DDL").
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred read-then-write transaction would
+        # fail with SQLITE_BUSY on the lock upgrade instead of waiting for busy_timeout.
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
+    """One transaction; ``write`` transactions hold SQLite's write lock from their start."""
+    with engine.connect() as conn:
+        if write:
+            conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        with conn.begin():
+            yield conn
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    # Config is a ConfigParser: a '%' in the install path would be read as interpolation.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    return config
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Run the packaged Alembic migrations up to head, in one transaction (a no-op when current)."""
+    config = _alembic_config()
+    with transaction(engine, write=True) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def require_head(engine: Engine) -> None:
+    """Refuse a database whose schema is not the revision this code was written for."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(
+            conn, opts={"version_table": VERSION_TABLE}
+        ).get_current_revision()
+    if current != head:
+        raise LedgerStateError(
+            f"the ledger schema is at revision {current or 'none'}, this prepbot expects {head}: "
+            "open it once with migrate=True"
+        )
+
+
+class ErrorMapper:
+    """Maps every database, driver and migration error to LedgerError, once, without secrets."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._where = engine.url.render_as_string(hide_password=True)
+        self._password = engine.url.password
+        dbapi = engine.dialect.loaded_dbapi
+        self._driver_errors: tuple[type[BaseException], ...] = (dbapi.Error,) if dbapi else ()
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        try:
+            yield
+        except exc.StatementError as error:
+            if isinstance(error, exc.DBAPIError):
+                raise LedgerError(self.describe(error.orig)) from None
+            # Not the database: a value the ledger refused on the way in (a naive datetime...).
+            raise LedgerStateError(self.describe(error.orig)) from None
+        except (exc.SQLAlchemyError, CommandError) as error:
+            raise LedgerError(self.describe(error)) from None
+        except Exception as error:
+            if isinstance(error, self._driver_errors):  # a raw driver error SQLAlchemy did not wrap
+                raise LedgerError(self.describe(error)) from None
+            raise
+
+    def describe(self, error: BaseException | None) -> str:
+        """One line naming the failure and the (password-masked) database; no SQL, no parameters."""
+        name = type(error).__name__
+        lines = str(error).strip().splitlines() if error is not None else []
+        detail = lines[0] if lines else name
+        if self._password:
+            detail = detail.replace(str(self._password), "***")
+        return f"ledger database error on {self._where} ({name}): {detail}"

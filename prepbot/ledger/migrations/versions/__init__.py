@@ -1,0 +1,1 @@
+"""Ledger schema revisions (one file per revision)."""

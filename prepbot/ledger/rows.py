@@ -1,0 +1,145 @@
+"""Pure helpers of the SQL ledger: stored rows to domain values, settle checks, history entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import RowMapping
+
+from prepbot.domain import ActionKey, ActionRow, MessageKind, Status, Transition
+from prepbot.errors import LedgerStateError, StaleClaimError
+from prepbot.ledger.states import LEASED, TAKEN_AWAY, is_allowed
+
+T = TypeVar("T")
+_CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
+
+_ROW_FIELDS = [
+    "due_at",
+    "deadline_at",
+    "attempt",
+    "reason",
+    "to_address",
+    "language",
+    "time_zone",
+    "lease_until",
+    "worker",
+    "message_id",
+    "crm_id",
+    "template_version",
+    "sent_at",
+    "created_at",
+    "updated_at",
+]
+
+
+def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def key_of(row: RowMapping) -> ActionKey:
+    """The unique key of a stored ``actions`` row."""
+    return ActionKey(row["event_id"], row["occurrence"], row["recipient"], MessageKind(row["kind"]))
+
+
+def to_action_row(row: RowMapping) -> ActionRow:
+    """A stored ``actions`` row as the domain's ActionRow."""
+    fields = {name: row[name] for name in _ROW_FIELDS}
+    fields["reason"] = fields["reason"] or ""
+    return ActionRow(id=row["id"], key=key_of(row), status=Status(row["status"]), **fields)
+
+
+def to_transition(row: RowMapping) -> Transition:
+    """A stored ``events_log`` row as the domain's Transition."""
+    source = row["from_status"]
+    return Transition(
+        action_id=row["action_id"],
+        at=row["at"],
+        from_status=Status(source) if source is not None else None,
+        to_status=Status(row["to_status"]),
+        reason=row["reason"] or "",
+        attempt=row["attempt"],
+        worker=row["worker"],
+    )
+
+
+def move(row: RowMapping | ActionRow, target: Status | None, at: datetime, reason: str) -> dict[str, Any]:
+    """The ``events_log`` entry for ``row`` leaving its current state for ``target``."""
+    if isinstance(row, ActionRow):  # a row already moved (claim_due): log from PLANNED
+        return _entry(row.id, Status.PLANNED.value, Status.CLAIMED.value, at, reason, row.attempt, row.worker)
+    target_value = target.value if target is not None else row["status"]
+    return _entry(row["id"], row["status"], target_value, at, reason, row["attempt"], row["worker"])
+
+
+def _entry(
+    action_id: int,
+    source: str | None,
+    target: str,
+    at: datetime,
+    reason: str,
+    attempt: int,
+    worker: str | None,
+) -> dict[str, Any]:
+    return {
+        "action_id": action_id,
+        "at": at,
+        "from_status": source,
+        "to_status": target,
+        "reason": reason,
+        "attempt": attempt,
+        "worker": worker,
+    }
+
+
+def created(row: RowMapping, at: datetime) -> dict[str, Any]:
+    """The ``events_log`` entry for a row ``plan()`` just inserted."""
+    return _entry(row["id"], None, row["status"], at, row["reason"], 0, None)
+
+
+def check_settle(row_id: int, current: RowMapping | None, target: Status, attempt: int | None) -> None:
+    """Refuse a settle that the fencing token or the state machine does not allow.
+
+    Raises:
+        StaleClaimError: ``attempt`` is not the row's, or the row was taken out of the claim.
+        LedgerStateError: no such row, or an illegal transition (both states named).
+    """
+    if current is None:
+        raise LedgerStateError(f"no ledger row {row_id}")
+    source = Status(current["status"])
+    if attempt is not None and current["attempt"] != attempt:
+        raise StaleClaimError(
+            f"ledger row {row_id}: attempt {attempt} is stale, the row is at attempt "
+            f"{current['attempt']} ({source.value}); not moved to {target.value}"
+        )
+    if is_allowed(source, target):
+        return
+    if attempt is not None and source in TAKEN_AWAY:
+        raise StaleClaimError(
+            f"ledger row {row_id} is {source.value} now (its claim was taken away): "
+            f"attempt {attempt} cannot move it to {target.value}"
+        )
+    raise LedgerStateError(f"ledger row {row_id}: illegal transition {source.value} -> {target.value}")
+
+
+def settle_values(
+    target: Status,
+    now: datetime,
+    reason: str,
+    extra: dict[str, Any],
+    lease: timedelta | None,
+) -> dict[str, Any]:
+    """The column values settle() writes for a move to ``target``."""
+    values: dict[str, Any] = {"status": target.value, "reason": reason, "updated_at": now}
+    values.update({name: value for name, value in extra.items() if value is not None})
+    if target not in LEASED:
+        values["lease_until"] = None
+    elif lease is not None:
+        values["lease_until"] = now + lease
+    if target is Status.PLANNED:
+        values["worker"] = None  # nobody holds it any more
+    if target is Status.SENT:
+        values["sent_at"] = now
+    return values
