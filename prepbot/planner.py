@@ -118,7 +118,9 @@ def plan_confirmations(
     """
     by_event: dict[str, list[ActionRow]] = {}
     for row in open_rows:
-        if row.key.kind is MessageKind.CONFIRMATION:
+        # Only PLANNED rows are superseded here; a claimed or sending row is re-checked by the
+        # dispatcher itself right before it sends (it re-reads the meeting).
+        if row.key.kind is MessageKind.CONFIRMATION and row.status is Status.PLANNED:
             by_event.setdefault(row.key.event_id, []).append(row)
     add: list[PlannedAction] = []
     supersede: list[ActionRow] = []
