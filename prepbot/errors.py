@@ -81,6 +81,23 @@ class DeliveryInDoubtError(DeliveryError):
     """The relay may or may not have accepted the message (RFC 1047): never retried blindly."""
 
 
+class DeliveryRelayError(DeliveryError):
+    """The relay cannot be used as configured (credentials, TLS, refused service).
+
+    Not retryable: the message is not at fault, so the service should not burn its retry
+    budget on it; it stops sending through this relay, alerts, and leaves the rows for later.
+    """
+
+
+class DeliveryAuthError(DeliveryRelayError):
+    """The relay refused our credentials (SMTP 535/534/530/538) or offers no usable AUTH."""
+
+
+class DeliveryTlsError(DeliveryRelayError):
+    """TLS could not be established safely: certificate not verified, wrong host name, or
+    STARTTLS required but not offered. Raised before any credentials are sent."""
+
+
 class LedgerError(PrepbotError):
     """The ledger database failed; the tick is retried later."""
 

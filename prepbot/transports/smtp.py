@@ -1,0 +1,405 @@
+"""SMTP transport: verified TLS, AUTH, connection reuse, and RFC 1047-aware outcome mapping."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import smtplib
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from types import TracebackType
+
+from prepbot.domain import DeliveryReceipt, OutgoingMessage
+from prepbot.errors import (
+    DeliveryError,
+    DeliveryInDoubtError,
+    DeliveryRejectedError,
+    DeliveryTlsError,
+    DeliveryUnavailableError,
+)
+from prepbot.ports import Clock
+from prepbot.transports.smtp_wire import (
+    Envelope,
+    Redactor,
+    Security,
+    SmtpSettings,
+    make_envelope,
+    reply_error,
+    reply_text,
+    setup_error,
+    tls_context,
+    validate_settings,
+)
+
+log = logging.getLogger(__name__)
+
+Build = Callable[[OutgoingMessage], EmailMessage]
+Failpoint = Callable[[str], None]
+Outcome = DeliveryReceipt | DeliveryError
+
+_SMTP_ERRORS = (smtplib.SMTPException, OSError)
+
+
+class SmtpTransport:
+    """Delivers :class:`OutgoingMessage` objects through one SMTP relay (the ``Transport`` port).
+
+    TLS always verifies the certificate and host name against ``ca_bundle`` (or the system
+    store): smtplib alone would not (reliability.md Fact 4). With ``security="starttls"`` a relay
+    that does not offer STARTTLS is refused before AUTH, so credentials never travel in clear.
+
+    One connection is reused across :meth:`send` calls and replaced after
+    ``max_messages_per_connection`` messages. If a reused connection turns out stale (closed,
+    421, or a 4xx to MAIL such as a per-session limit) the transport retries once, at once, on a
+    fresh connection: safe, because nothing of the message was sent on the stale one. Any other
+    4xx is *not* retried here: backing off is the service's job (it reschedules the ledger row).
+
+    Calls are serialised by a lock; use one transport per worker for parallel sending.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        security: Security = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 60.0,
+        ca_bundle: str | None = None,
+        local_hostname: str | None = None,
+        max_messages_per_connection: int = 100,
+        allow_insecure_loopback: bool = True,
+        envelope_sender: str | None = None,
+        data_end_timeout: float | None = None,
+        build: Build | None = None,
+        failpoint: Failpoint | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        """Validate the settings; no connection is opened until the first send.
+
+        Args:
+            host, port: the relay.
+            security: ``"starttls"`` (required, never falls back), ``"tls"`` (implicit TLS,
+                usually port 465) or ``"none"`` (loopback hosts only).
+            username, password: AUTH credentials; both or neither. The password is never logged
+                nor put in exception text.
+            timeout: seconds for connecting and for each reply.
+            ca_bundle: PEM file of the CAs to trust instead of the system store.
+            local_hostname: the EHLO name (default: this host's FQDN).
+            max_messages_per_connection: transactions per connection before reconnecting.
+            allow_insecure_loopback: permit ``security="none"`` on loopback (tests, local sinks).
+            envelope_sender: MAIL FROM address (default: the message's ``from_address``).
+            data_end_timeout: seconds to wait for the reply to the end of DATA (default:
+                ``timeout``). RFC 5321 §4.5.3.2.6 suggests 10 minutes; a short wait turns slow
+                acceptances into in-doubt sends.
+            build: turns an OutgoingMessage into an EmailMessage (default:
+                ``prepbot.messages.build_message``).
+            failpoint: called with ``"before_data_end"`` and ``"after_smtp_250"``; for
+                crash tests. It may raise; the connection is then dropped.
+            clock: source of the receipt's ``accepted_at`` (default: the system clock, UTC).
+
+        Raises:
+            ConfigError: a setting is invalid; the message names the ``smtp.*`` key.
+        """
+        self._settings = SmtpSettings(
+            host=host,
+            port=port,
+            security=security,
+            username=username,
+            password=password,
+            timeout=timeout,
+            data_end_timeout=timeout if data_end_timeout is None else data_end_timeout,
+            ca_bundle=ca_bundle,
+            local_hostname=local_hostname,
+            max_messages_per_connection=max_messages_per_connection,
+            envelope_sender=envelope_sender,
+        )
+        validate_settings(self._settings, allow_insecure_loopback=allow_insecure_loopback)
+        self._tls = None if security == "none" else tls_context(ca_bundle)
+        self._redact = Redactor(username, password)
+        self._build = build or _default_build
+        self._failpoint = failpoint or _no_failpoint
+        self._clock = clock
+        self._smtp: smtplib.SMTP | None = None
+        self._used = 0  # transactions started on self._smtp
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        s = self._settings
+        return (
+            f"SmtpTransport(host={s.host!r}, port={s.port}, security={s.security!r}, username={s.username!r})"
+        )
+
+    def __enter__(self) -> SmtpTransport:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def send(self, message: OutgoingMessage) -> DeliveryReceipt:
+        """Hand ``message`` to the relay for ``message.to_address``.
+
+        Returns:
+            The receipt, with the relay's reply (e.g. ``250 2.0.0 queued as ...``).
+
+        Raises:
+            DeliveryRejectedError: 5xx: permanent; ``code`` holds it, the text the relay's reply.
+            DeliveryUnavailableError: connect error, timeout, 421 or other 4xx, or a connection
+                lost before the end of DATA: retry later (nothing was accepted).
+            DeliveryInDoubtError: the end of DATA was sent but no reply was read (RFC 1047):
+                the relay may have accepted the message; never retry blindly.
+            DeliveryAuthError: the relay refused our credentials (535): stop using this relay.
+            DeliveryTlsError: certificate not verified, wrong host name, or no STARTTLS.
+        """
+        outcome = self.send_many(message, [message.to_address])[message.to_address]
+        if isinstance(outcome, DeliveryError):
+            raise outcome
+        return outcome
+
+    def send_many(self, message: OutgoingMessage, recipients: Sequence[str]) -> dict[str, Outcome]:
+        """Send one message to several envelope recipients in one transaction.
+
+        A recipient refused at RCPT gets its own error and does not fail the others; the
+        accepted ones share the outcome of DATA.
+
+        Returns:
+            For each distinct recipient, a receipt or the :class:`DeliveryError` for it.
+
+        Raises:
+            DeliveryError: as :meth:`send`, for failures before any recipient was tried
+                (connect, TLS, AUTH, MAIL FROM) or a connection lost during RCPT.
+        """
+        rcpts = list(dict.fromkeys(recipients))
+        if not rcpts:
+            raise ValueError("send_many needs at least one recipient")
+        sender = self._settings.envelope_sender or message.from_address
+        envelope = make_envelope(self._build(message), sender, rcpts)
+        with self._lock:
+            try:
+                return self._transaction(message, envelope)
+            except DeliveryError:
+                raise
+            except BaseException:
+                self._drop()  # a failpoint "crash", an interrupt or a bug: the session state is unknown
+                raise
+
+    def close(self) -> None:
+        """QUIT and close the pooled connection, if any. Safe to call more than once."""
+        with self._lock:
+            self._quit()
+
+    # -- transaction ------------------------------------------------------------------------
+
+    def _transaction(self, message: OutgoingMessage, envelope: Envelope) -> dict[str, Outcome]:
+        smtp, reused = self._session()
+        try:
+            self._mail_from(smtp, envelope)
+        except DeliveryUnavailableError as exc:
+            if not reused:
+                raise
+            # S1/S10: the pooled connection was closed or hit a per-session limit. Nothing of this
+            # message went out on it, so one immediate retry on a fresh connection is safe.
+            log.info("smtp: pooled connection refused MAIL (%s); reconnecting once", exc.code)
+            self._drop()
+            smtp, _ = self._session()
+            self._mail_from(smtp, envelope)
+        refused = self._rcpt_to(smtp, envelope)
+        if len(refused) == len(envelope.recipients):
+            self._abandon(0)
+            return dict(refused)
+        result = self._data(smtp, envelope, message)
+        return {rcpt: refused.get(rcpt, result) for rcpt in envelope.recipients}
+
+    def _mail_from(self, smtp: smtplib.SMTP, envelope: Envelope) -> None:
+        options = self._mail_options(smtp, envelope)
+        code, reply = self._command("MAIL", lambda: smtp.mail(envelope.sender, options))
+        if code != 250:
+            self._abandon(code)
+            raise reply_error("MAIL", code, reply, self._redact)
+
+    def _mail_options(self, smtp: smtplib.SMTP, envelope: Envelope) -> list[str]:
+        options: list[str] = []
+        if envelope.smtputf8:
+            if not smtp.has_extn("smtputf8"):
+                raise DeliveryRejectedError(
+                    "smtp MAIL: a non-ASCII address needs SMTPUTF8; the relay lacks it"
+                )
+            options += ["SMTPUTF8", "BODY=8BITMIME"]
+        elif envelope.eight_bit and smtp.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")
+        if smtp.has_extn("size"):
+            options.append(f"SIZE={len(envelope.payload)}")
+        return options
+
+    def _rcpt_to(self, smtp: smtplib.SMTP, envelope: Envelope) -> dict[str, DeliveryError]:
+        refused: dict[str, DeliveryError] = {}
+        for rcpt in envelope.recipients:
+            code, reply = self._command("RCPT", functools.partial(smtp.rcpt, rcpt))
+            if code == 421:  # the relay is closing the session: every recipient fails alike
+                self._abandon(code)
+                raise reply_error("RCPT", code, reply, self._redact)
+            if code not in (250, 251):
+                refused[rcpt] = reply_error("RCPT", code, reply, self._redact)
+        return refused
+
+    def _data(self, smtp: smtplib.SMTP, envelope: Envelope, message: OutgoingMessage) -> Outcome:
+        code, reply = self._command("DATA", lambda: smtp.docmd("DATA"))
+        if code != 354:
+            self._abandon(code)
+            return reply_error("DATA", code, reply, self._redact)
+        self._failpoint("before_data_end")
+        try:
+            smtp.send(envelope.payload)
+        except _SMTP_ERRORS as exc:
+            # sendall() failed, so the terminator (the last bytes) never left: nothing was accepted.
+            self._drop()
+            return DeliveryUnavailableError(f"smtp DATA: connection lost while sending: {exc}")
+        code, reply = self._final_reply(smtp)
+        if code < 0:
+            return DeliveryInDoubtError(
+                f"smtp end of DATA: no reply read ({reply_text(reply, self._redact)})"
+            )
+        if 200 <= code < 300:
+            self._failpoint("after_smtp_250")
+            text = f"{code} {reply_text(reply, self._redact)}".rstrip()
+            log.debug("smtp: accepted %s (%s)", message.message_id, code)
+            return DeliveryReceipt(message_id=message.message_id, accepted_at=self._now(), reply=text)
+        if code == 421:
+            self._drop()
+        if not 400 <= code < 600:  # neither accepted nor refused: the relay may have kept it
+            self._drop()
+            return DeliveryInDoubtError(f"smtp end of DATA: unexpected reply {code}", code=code)
+        return reply_error("end of DATA", code, reply, self._redact)
+
+    def _final_reply(self, smtp: smtplib.SMTP) -> tuple[int, bytes]:
+        """Read the reply to the end of DATA; ``(-1, reason)`` when none could be read (RFC 1047)."""
+        try:
+            if smtp.sock is not None:
+                smtp.sock.settimeout(self._settings.data_end_timeout)
+            code, reply = smtp.getreply()
+        except smtplib.SMTPResponseException as exc:  # an unreadable, over-long reply line
+            self._drop()
+            return -1, str(exc.smtp_error).encode()
+        except _SMTP_ERRORS as exc:
+            self._drop()
+            return -1, f"{type(exc).__name__}: {exc}".encode()
+        if smtp.sock is not None:
+            smtp.sock.settimeout(self._settings.timeout)
+        return code, reply
+
+    def _command(self, stage: str, call: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:
+        """Run one command before the end of DATA; a lost connection is transient (nothing sent)."""
+        try:
+            return call()
+        except _SMTP_ERRORS as exc:  # incl. smtplib's "500 Line too long": a broken reply, not a refusal
+            self._drop()
+            raise DeliveryUnavailableError(
+                f"smtp {stage}: connection lost: {self._redact(str(exc))}"
+            ) from exc
+
+    def _abandon(self, code: int) -> None:
+        """End a failed transaction: RSET to keep the connection, or drop it after 421."""
+        smtp = self._smtp
+        if smtp is None:
+            return
+        if code == 421 or code < 0:
+            self._drop()
+            return
+        try:
+            if smtp.rset()[0] == 250:
+                return
+        except _SMTP_ERRORS:
+            pass
+        self._drop()
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _session(self) -> tuple[smtplib.SMTP, bool]:
+        """The pooled connection (opened if needed) and whether it already carried a transaction."""
+        if self._smtp is not None and self._used >= self._settings.max_messages_per_connection:
+            self._quit()
+        if self._smtp is None:
+            self._smtp = self._open()
+            self._used = 0
+        reused = self._used > 0
+        self._used += 1
+        return self._smtp, reused
+
+    def _open(self) -> smtplib.SMTP:
+        s = self._settings
+        try:
+            smtp = self._connect()
+        except _SMTP_ERRORS as exc:
+            raise setup_error("connect", exc, self._redact) from None
+        stage = "EHLO"
+        try:
+            smtp.set_debuglevel(0)  # smtplib's debug output would echo AUTH and message bodies
+            smtp.ehlo_or_helo_if_needed()
+            if s.security == "starttls":
+                stage = "STARTTLS"
+                self._starttls(smtp)
+            if s.username is not None and s.password is not None:
+                stage = "AUTH"
+                smtp.login(s.username, s.password)
+        except BaseException as exc:
+            smtp.close()
+            if isinstance(exc, DeliveryError) or not isinstance(exc, _SMTP_ERRORS):
+                raise
+            # `from None`: smtplib's AUTH exception holds the raw server reply; ours is redacted.
+            raise setup_error(stage, exc, self._redact) from None
+        log.debug("smtp: connected to %s:%s (%s)", s.host, s.port, s.security)
+        return smtp
+
+    def _connect(self) -> smtplib.SMTP:
+        # Host given to the constructor, not to connect(): only the constructor records the
+        # name that STARTTLS checks the certificate against (smtplib's `_host`).
+        s = self._settings
+        if s.security == "tls":
+            return smtplib.SMTP_SSL(
+                s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout, context=self._tls
+            )
+        return smtplib.SMTP(s.host, s.port, local_hostname=s.local_hostname, timeout=s.timeout)
+
+    def _starttls(self, smtp: smtplib.SMTP) -> None:
+        s = self._settings
+        if not smtp.has_extn("starttls"):
+            raise DeliveryTlsError(
+                f"smtp STARTTLS: {s.host}:{s.port} does not offer STARTTLS and smtp.security is "
+                "'starttls'; refusing to continue (credentials and mail would travel in clear)"
+            )
+        smtp.starttls(context=self._tls)
+        smtp.ehlo()  # RFC 3207 §4.2: forget what was learnt before TLS
+
+    def _drop(self) -> None:
+        smtp, self._smtp, self._used = self._smtp, None, 0
+        if smtp is not None:
+            smtp.close()
+
+    def _quit(self) -> None:
+        smtp, self._smtp, self._used = self._smtp, None, 0
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except _SMTP_ERRORS:
+            pass
+        finally:
+            smtp.close()
+
+    def _now(self) -> datetime:
+        return self._clock.now() if self._clock is not None else datetime.now(UTC)
+
+
+def _default_build(message: OutgoingMessage) -> EmailMessage:
+    # Imported lazily and by name: prepbot.messages is only needed when no builder is injected.
+    build: Build = importlib.import_module("prepbot.messages").build_message
+    return build(message)
+
+
+def _no_failpoint(name: str) -> None:
+    return None

@@ -1,0 +1,517 @@
+"""SmtpTransport against a real aiosmtpd server on 127.0.0.1 (reliability.md S1-S10, X2)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from prepbot.domain import DeliveryReceipt, OutgoingMessage
+from prepbot.errors import (
+    ConfigError,
+    DeliveryAuthError,
+    DeliveryError,
+    DeliveryInDoubtError,
+    DeliveryRejectedError,
+    DeliveryTlsError,
+    DeliveryUnavailableError,
+)
+from prepbot.transports.smtp import SmtpTransport
+from tests.smtp_server import Fault, SmtpTestServer, server_tls
+
+PASSWORD = "canary-Pa55w0rd-7f3e"
+USER = "prepbot@relay.test"
+
+
+def simple_build(msg: OutgoingMessage) -> EmailMessage:
+    """A stand-in for prepbot.messages.build_message, enough for transport tests."""
+    out = EmailMessage()
+    out["From"] = Address(msg.from_name, addr_spec=msg.from_address)
+    out["To"] = Address(msg.to_name, addr_spec=msg.to_address)
+    out["Subject"] = msg.subject
+    out["Message-ID"] = f"<{msg.message_id}>"
+    out.set_content(msg.text)
+    if msg.html:
+        out.add_alternative(msg.html, subtype="html")
+    return out
+
+
+def envelope_only_build(msg: OutgoingMessage) -> EmailMessage:
+    """For envelope tests: the headers name a plain address; only the envelope carries the odd one."""
+    return simple_build(replace(msg, to_address="header@buyer.test"))
+
+
+def outgoing(n: int = 1, **changes: Any) -> OutgoingMessage:
+    fields: dict[str, Any] = {
+        "message_id": f"m{n}.key@prepbot.test",
+        "from_name": "Anna de Vries",
+        "from_address": "anna@seller.test",
+        "to_name": "Пётр Иванов",
+        "to_address": f"client{n}@buyer.test",
+        "subject": f"Tomorrow at 10:00 — which entrance? ({n})",
+        "text": "Hello,\n.a line starting with a dot\nSee you tomorrow.\n",
+    }
+    fields.update(changes)
+    return OutgoingMessage(**fields)
+
+
+@pytest.fixture
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> str:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., SmtpTestServer]]:
+    servers: list[SmtpTestServer] = []
+
+    def start(**kwargs: Any) -> SmtpTestServer:
+        servers.append(SmtpTestServer(**kwargs).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def make_transport() -> Iterator[Callable[..., SmtpTransport]]:
+    transports: list[SmtpTransport] = []
+
+    def make(server: SmtpTestServer, **kwargs: Any) -> SmtpTransport:
+        options: dict[str, Any] = {
+            "host": server.host,
+            "port": server.port,
+            "security": "none",
+            "timeout": 3.0,
+            "local_hostname": "client.test",
+            "build": simple_build,
+        }
+        options.update(kwargs)
+        transports.append(SmtpTransport(**options))
+        return transports[-1]
+
+    yield make
+    for transport in transports:
+        transport.close()
+
+
+# -- delivery and connection reuse ---------------------------------------------------------------
+
+
+def test_plain_loopback_delivery_arrives_with_headers_and_body_intact(start_server, make_transport):
+    server = start_server()
+    receipt = make_transport(server).send(outgoing())
+
+    assert isinstance(receipt, DeliveryReceipt)
+    assert receipt.message_id == "m1.key@prepbot.test"
+    assert receipt.reply.startswith("250")
+    assert receipt.accepted_at.tzinfo is not None
+    [got] = server.accepted
+    assert (got.mail_from, got.rcpt_tos) == ("anna@seller.test", ["client1@buyer.test"])
+    parsed = email.message_from_bytes(got.data, policy=email.policy.default)
+    assert parsed["Subject"] == "Tomorrow at 10:00 — which entrance? (1)"
+    assert parsed["Message-ID"] == "<m1.key@prepbot.test>"
+    assert parsed["To"].addresses[0].display_name == "Пётр Иванов"
+    assert parsed.get_content().splitlines()[1] == ".a line starting with a dot"
+
+
+def test_the_default_builder_is_prepbot_messages(start_server, make_transport):
+    messages = pytest.importorskip("prepbot.messages")
+    if not hasattr(messages, "build_message"):
+        pytest.skip("prepbot.messages.build_message is not written yet")
+    server = start_server()
+    make_transport(server, build=None).send(outgoing())
+    [got] = server.accepted
+    assert got.rcpt_tos == ["client1@buyer.test"]
+    parsed = email.message_from_bytes(got.data, policy=email.policy.default)
+    assert parsed["Subject"] == "Tomorrow at 10:00 — which entrance? (1)"
+
+
+def test_configured_envelope_sender_is_used_for_mail_from(start_server, make_transport):
+    server = start_server()
+    make_transport(server, envelope_sender="bounces@seller.test").send(outgoing())
+    assert server.accepted[0].mail_from == "bounces@seller.test"
+
+
+def test_consecutive_sends_reuse_one_connection_until_the_per_connection_cap(start_server, make_transport):
+    server = start_server()
+    transport = make_transport(server, max_messages_per_connection=2)
+    for n in range(1, 6):
+        transport.send(outgoing(n))
+    assert len(server.accepted) == 5
+    assert server.connections == 3  # 2 + 2 + 1
+    transport.close()
+    assert server.verbs.count("QUIT") == 3
+
+
+def test_a_pooled_connection_closed_by_the_server_is_replaced_transparently(start_server, make_transport):
+    server = start_server(faults=[Fault("MAIL", disconnect=True, message=2)])
+    transport = make_transport(server)
+    transport.send(outgoing(1))
+    transport.send(outgoing(2))  # MAIL on the stale connection fails; retried once on a new one
+    assert [r.rcpt_tos for r in server.accepted] == [["client1@buyer.test"], ["client2@buyer.test"]]
+    assert server.connections == 2
+
+
+def test_451_after_n_messages_per_session_reconnects_and_continues(start_server, make_transport):
+    # S10: the relay allows 2 messages per session, then answers 451 to MAIL.
+    server = start_server(faults=[Fault("MAIL", reply="451 4.7.1 too many messages", from_session_message=3)])
+    transport = make_transport(server)
+    for n in range(1, 6):
+        transport.send(outgoing(n))
+    assert len(server.accepted) == 5
+    assert server.connections == 3
+
+
+def test_send_many_refused_recipient_does_not_fail_the_others(start_server, make_transport):
+    # S4: one of two recipients refused at RCPT.
+    server = start_server(faults=[Fault("RCPT", reply="550 5.1.1 no such user", rcpt="gone@buyer.test")])
+    outcomes = make_transport(server).send_many(outgoing(), ["ok@buyer.test", "gone@buyer.test"])
+
+    assert isinstance(outcomes["ok@buyer.test"], DeliveryReceipt)
+    refused = outcomes["gone@buyer.test"]
+    assert isinstance(refused, DeliveryRejectedError) and refused.code == 550
+    [got] = server.accepted
+    assert got.rcpt_tos == ["ok@buyer.test"]
+
+
+def test_non_ascii_address_goes_out_with_smtputf8_when_offered(start_server, make_transport):
+    server = start_server(smtputf8=True)
+    make_transport(server, build=envelope_only_build).send(outgoing(to_address="пётр@покупатель.test"))
+    assert server.accepted[0].rcpt_tos == ["пётр@покупатель.test"]
+
+
+def test_non_ascii_address_is_rejected_when_the_relay_lacks_smtputf8(start_server, make_transport):
+    server = start_server(smtputf8=False)
+    with pytest.raises(DeliveryRejectedError, match="SMTPUTF8"):
+        make_transport(server, build=envelope_only_build).send(outgoing(to_address="пётр@покупатель.test"))
+    assert server.received == []
+
+
+def test_an_envelope_address_with_crlf_is_rejected_before_any_command(start_server, make_transport):
+    server = start_server()
+    with pytest.raises(DeliveryRejectedError):
+        make_transport(server, build=envelope_only_build).send(
+            outgoing(to_address="a@b.test\r\nRCPT TO:<evil@x.test>")
+        )
+    assert "MAIL" not in server.verbs
+
+
+# -- TLS and AUTH (S8, S9) -----------------------------------------------------------------------
+
+
+def test_starttls_with_the_trusted_ca_delivers_over_tls_after_auth(start_server, make_transport, ca, ca_file):
+    server = start_server(tls="starttls", tls_context=server_tls(ca), credentials=(USER, PASSWORD))
+    transport = make_transport(
+        server, security="starttls", ca_bundle=ca_file, username=USER, password=PASSWORD
+    )
+    transport.send(outgoing())
+
+    [got] = server.accepted
+    assert got.tls and got.authenticated
+    verbs = server.verbs
+    assert verbs.index("STARTTLS") < verbs.index("AUTH") < verbs.index("MAIL")
+
+
+@pytest.mark.parametrize(
+    ("trusted_ca", "names"),
+    [(False, ()), (True, ("mail.elsewhere.test",))],
+    ids=["untrusted_ca", "wrong_hostname"],
+)
+def test_starttls_certificate_problems_are_refused_before_auth(
+    start_server, make_transport, ca, ca_file, trusted_ca, names
+):
+    context = server_tls(ca if trusted_ca else trustme.CA(), *names)
+    server = start_server(tls="starttls", tls_context=context, credentials=(USER, PASSWORD))
+    transport = make_transport(
+        server, security="starttls", ca_bundle=ca_file, username=USER, password=PASSWORD
+    )
+    with pytest.raises(DeliveryTlsError) as caught:
+        transport.send(outgoing())
+    assert not caught.value.retryable
+    assert "STARTTLS" in server.verbs
+    assert "AUTH" not in server.verbs
+    assert server.received == []
+
+
+def test_starttls_required_but_not_offered_is_refused_without_auth(start_server, make_transport, ca_file):
+    server = start_server(credentials=(USER, PASSWORD), auth_require_tls=False)
+    transport = make_transport(
+        server, security="starttls", ca_bundle=ca_file, username=USER, password=PASSWORD
+    )
+    with pytest.raises(DeliveryTlsError, match="does not offer STARTTLS"):
+        transport.send(outgoing())
+    assert "AUTH" not in server.verbs
+    assert server.received == []
+
+
+def test_implicit_tls_with_the_trusted_ca_delivers(start_server, make_transport, ca, ca_file):
+    server = start_server(tls="implicit", tls_context=server_tls(ca), credentials=(USER, PASSWORD))
+    transport = make_transport(server, security="tls", ca_bundle=ca_file, username=USER, password=PASSWORD)
+    transport.send(outgoing())
+    [got] = server.accepted
+    assert got.tls and got.authenticated
+
+
+def test_implicit_tls_with_an_untrusted_certificate_is_refused(start_server, make_transport, ca_file):
+    server = start_server(tls="implicit", tls_context=server_tls(trustme.CA()))
+    with pytest.raises(DeliveryTlsError):
+        make_transport(server, security="tls", ca_bundle=ca_file).send(outgoing())
+    assert server.commands == []
+
+
+def test_wrong_password_535_is_a_non_retryable_auth_error(start_server, make_transport, ca, ca_file):
+    server = start_server(tls="starttls", tls_context=server_tls(ca), credentials=(USER, "other"))
+    transport = make_transport(
+        server, security="starttls", ca_bundle=ca_file, username=USER, password=PASSWORD
+    )
+    with pytest.raises(DeliveryAuthError) as caught:
+        transport.send(outgoing())
+    assert caught.value.code == 535
+    assert not caught.value.retryable
+    assert "MAIL" not in server.verbs
+
+
+# -- transient and permanent refusals (S1, S2, S3, S5) -------------------------------------------
+
+
+def test_421_at_greeting_is_unavailable_and_the_next_send_connects_afresh(start_server, make_transport):
+    server = start_server(faults=[Fault("greeting", reply="421 4.3.2 busy", connection=1)])
+    transport = make_transport(server)
+    with pytest.raises(DeliveryUnavailableError) as caught:
+        transport.send(outgoing(1))
+    assert caught.value.code == 421 and caught.value.retryable
+    transport.send(outgoing(2))
+    assert [r.rcpt_tos for r in server.accepted] == [["client2@buyer.test"]]
+
+
+def test_421_mid_session_is_unavailable_and_the_next_send_uses_a_new_connection(start_server, make_transport):
+    server = start_server(faults=[Fault("RCPT", reply="421 4.3.0 shutting down", message=1)])
+    transport = make_transport(server)
+    with pytest.raises(DeliveryUnavailableError) as caught:
+        transport.send(outgoing(1))
+    assert caught.value.code == 421
+    transport.send(outgoing(2))
+    assert len(server.accepted) == 1
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("at", ["RCPT", "DATA", "DATA_END"])
+@pytest.mark.parametrize("code", [450, 451, 452])
+def test_4xx_at_rcpt_or_data_is_unavailable_and_the_connection_stays_usable(
+    start_server, make_transport, at, code
+):
+    server = start_server(faults=[Fault(at, reply=f"{code} 4.2.0 try again later", message=1)])
+    transport = make_transport(server)
+    with pytest.raises(DeliveryUnavailableError) as caught:
+        transport.send(outgoing(1))
+    assert caught.value.code == code and caught.value.retryable
+    transport.send(outgoing(2))
+    assert [r.rcpt_tos for r in server.accepted] == [["client2@buyer.test"]]
+    assert server.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("at", "reply"),
+    [
+        ("RCPT", "550 5.1.1 user unknown"),
+        ("RCPT", "553 5.1.3 bad address syntax"),
+        ("MAIL", "553 5.7.1 sender not allowed"),
+        ("DATA_END", "554 5.7.1 message refused as spam"),
+        ("DATA", "554 5.5.1 no valid recipients"),
+    ],
+)
+def test_5xx_is_a_permanent_rejection_with_code_and_reply(start_server, make_transport, at, reply):
+    server = start_server(faults=[Fault(at, reply=reply)])
+    with pytest.raises(DeliveryRejectedError) as caught:
+        make_transport(server).send(outgoing())
+    assert caught.value.code == int(reply[:3])
+    assert not caught.value.retryable
+    assert reply[4:] in str(caught.value)
+    assert server.accepted == []
+
+
+def test_connection_reset_before_the_banner_is_unavailable(start_server, make_transport):
+    server = start_server(faults=[Fault("greeting", disconnect=True)])
+    with pytest.raises(DeliveryUnavailableError):
+        make_transport(server).send(outgoing())
+
+
+def test_a_server_that_never_sends_its_banner_times_out(start_server, make_transport):
+    # S5 tarpit: without a timeout the banner would arrive after 30 s and the send would succeed.
+    server = start_server(faults=[Fault("greeting", delay=30)])
+    with pytest.raises(DeliveryUnavailableError):
+        make_transport(server, timeout=0.3).send(outgoing())
+    assert server.received == []
+
+
+def test_a_refused_connection_is_unavailable(start_server, make_transport):
+    server = start_server()
+    server.stop()
+    with pytest.raises(DeliveryUnavailableError):
+        make_transport(server, timeout=1.0).send(outgoing())
+
+
+# -- the RFC 1047 window (S7, C2-C4) -------------------------------------------------------------
+
+
+def test_250_later_than_the_data_end_timeout_is_in_doubt(start_server, make_transport):
+    server = start_server(faults=[Fault("DATA_END", delay=30, message=1)])
+    transport = make_transport(server, timeout=3.0, data_end_timeout=0.3)
+    with pytest.raises(DeliveryInDoubtError) as caught:
+        transport.send(outgoing(1))
+    assert not caught.value.retryable
+    assert len(server.received) == 1  # the relay had the whole message
+    transport.send(outgoing(2))  # and the transport recovers on a new connection
+    assert server.connections == 2
+
+
+def test_250_within_the_data_end_timeout_is_accepted(start_server, make_transport):
+    server = start_server(faults=[Fault("DATA_END", delay=0.3)])
+    receipt = make_transport(server, data_end_timeout=5.0).send(outgoing())
+    assert receipt.reply.startswith("250")
+
+
+def test_disconnect_after_the_data_terminator_is_in_doubt(start_server, make_transport):
+    server = start_server(faults=[Fault("DATA_END", disconnect=True)])
+    with pytest.raises(DeliveryInDoubtError):
+        make_transport(server).send(outgoing())
+    assert len(server.received) == 1
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_at(point: str) -> Callable[[str], None]:
+    def failpoint(name: str) -> None:
+        if name == point:
+            raise Crash(name)
+
+    return failpoint
+
+
+def test_failpoint_before_data_end_leaves_nothing_at_the_relay(start_server, make_transport):
+    server = start_server()
+    transport = make_transport(server, failpoint=crash_at("before_data_end"))
+    with pytest.raises(Crash):
+        transport.send(outgoing(1))
+    assert server.received == []
+    assert "RCPT" in server.verbs
+
+
+def test_failpoint_after_250_fires_once_the_relay_accepted(start_server, make_transport):
+    server = start_server()
+    seen: list[str] = []
+    transport = make_transport(server, failpoint=seen.append)
+    transport.send(outgoing(1))
+    assert seen == ["before_data_end", "after_smtp_250"]
+    transport = make_transport(server, failpoint=crash_at("after_smtp_250"))
+    with pytest.raises(Crash):
+        transport.send(outgoing(2))
+    assert len(server.accepted) == 2
+
+
+# -- configuration and secrets (X2) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["mail.example.org", "10.0.0.5", "128.0.0.1", "::2"])
+def test_security_none_to_a_non_loopback_host_is_refused_at_construction(host):
+    with pytest.raises(ConfigError) as caught:
+        SmtpTransport(host=host, port=25, security="none")
+    assert caught.value.key == "smtp.security"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "localhost", "LOCALHOST."])
+def test_security_none_is_allowed_on_loopback_hosts(host):
+    SmtpTransport(host=host, port=25, security="none").close()
+
+
+def test_security_none_on_loopback_can_be_forbidden_too():
+    with pytest.raises(ConfigError, match=r"smtp\.security"):
+        SmtpTransport(host="127.0.0.1", port=25, security="none", allow_insecure_loopback=False)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("envelope_sender", "bounces at seller"), ("local_hostname", "client test"), ("port", 0)],
+)
+def test_bad_settings_are_config_errors_naming_the_key(option, value):
+    with pytest.raises(ConfigError) as caught:
+        SmtpTransport(**{"host": "127.0.0.1", "port": 25, "security": "none", option: value})
+    assert caught.value.key == f"smtp.{option}"
+
+
+def test_a_missing_ca_bundle_is_a_config_error_naming_the_key(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        SmtpTransport(host="mail.example.org", port=587, ca_bundle=str(tmp_path / "nope.pem"))
+    assert caught.value.key == "smtp.ca_bundle"
+
+
+def test_the_password_never_appears_in_errors_reprs_or_logs(
+    start_server, make_transport, ca, ca_file, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    errors: list[DeliveryError] = []
+    scenarios = [
+        start_server(tls="starttls", tls_context=server_tls(ca), credentials=(USER, "other")),
+        start_server(tls="starttls", tls_context=server_tls(trustme.CA()), credentials=(USER, PASSWORD)),
+        start_server(
+            tls="starttls",
+            tls_context=server_tls(ca),
+            credentials=(USER, PASSWORD),
+            faults=[Fault("RCPT", reply=f"550 5.1.1 echo {PASSWORD}"), Fault("DATA_END", delay=30)],
+        ),
+        start_server(
+            tls="starttls",
+            tls_context=server_tls(ca),
+            credentials=(USER, PASSWORD),
+            faults=[Fault("DATA_END", delay=30)],
+        ),
+    ]
+    for server in scenarios:
+        transport = make_transport(
+            server,
+            security="starttls",
+            ca_bundle=ca_file,
+            username=USER,
+            password=PASSWORD,
+            data_end_timeout=0.3,
+        )
+        assert PASSWORD not in repr(transport)
+        with pytest.raises(DeliveryError) as caught:
+            transport.send(outgoing())
+        errors.append(caught.value)
+
+    assert {type(e) for e in errors} == {
+        DeliveryAuthError,
+        DeliveryTlsError,
+        DeliveryRejectedError,
+        DeliveryInDoubtError,
+    }
+    for error in errors:
+        chain: BaseException | None = error
+        while chain is not None:
+            assert PASSWORD not in str(chain) and PASSWORD not in repr(chain)
+            chain = chain.__cause__ or chain.__context__
+    # aiosmtpd ("mail.log") logs what the test server says, including the scripted echo above.
+    ours = [r for r in caplog.records if r.name != "mail.log"]
+    assert any(r.name.startswith("prepbot") for r in ours)
+    for record in ours:
+        assert PASSWORD not in record.getMessage()
