@@ -1,0 +1,1 @@
+"""A local Salesforce-compatible org (REST API subset, SOQL engine, SMTP sink) for demos and tests."""

@@ -1,0 +1,114 @@
+"""ContentNote bodies: base64 decoding and the note HTML Salesforce accepts (§1.10 of the brief)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+
+from prepbot.sandbox.errors import SfApiError
+
+NOTE_ERROR = (
+    "Note can't be saved because it contains HTML tags or unescaped characters "
+    "that are not allowed in a Note."
+)
+_ALLOWED_TAGS = frozenset(
+    {
+        "p",
+        "br",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "s",
+        "strike",
+        "ul",
+        "ol",
+        "li",
+        "a",
+        "span",
+        "div",
+        "blockquote",
+        "code",
+        "pre",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+    }
+)
+_LINK_ATTRS = frozenset({"href", "target", "rel"})
+_TAG_RE = re.compile(
+    r"<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'))?)*)\s*/?>"
+)
+_ATTR_RE = re.compile(r"([a-zA-Z-]+)")
+# Named entities beyond the XML five fail on real orgs (&eacute;, &apos;); numeric references work.
+_ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|lt|gt|quot|nbsp);")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _reject() -> SfApiError:
+    return SfApiError(400, "FIELD_INTEGRITY_EXCEPTION", NOTE_ERROR, ["Content"])
+
+
+def decode_note_content(value: object) -> bytes:
+    """Decode a ContentNote ``Content`` value and check it is acceptable note HTML.
+
+    Raw line breaks are stripped (the doc says Salesforce strips them); everything else must be
+    valid: base64, UTF-8, no control characters, only allowed tags and entities.
+
+    Raises:
+        SfApiError: 400 with the "Note can't be saved ..." message.
+    """
+    if not isinstance(value, str):
+        raise _reject()
+    try:
+        data = base64.b64decode("".join(value.split()), validate=True)
+        text = data.decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise _reject() from None
+    text = text.replace("\r", "").replace("\n", "")
+    if _CONTROL_RE.search(text):
+        raise _reject()
+    _check_markup(text)
+    return text.encode("utf-8")
+
+
+def _check_markup(text: str) -> None:
+    pos = 0
+    while True:
+        lt, amp = text.find("<", pos), text.find("&", pos)
+        candidates = [i for i in (lt, amp) if i >= 0]
+        if not candidates:
+            return
+        i = min(candidates)
+        if text[i] == "&":
+            m = _ENTITY_RE.match(text, i)
+            if not m:
+                raise _reject()
+        else:
+            m = _TAG_RE.match(text, i)
+            if not m or m.group(2).lower() not in _ALLOWED_TAGS or not _attrs_ok(m.group(2), m.group(3)):
+                raise _reject()
+        pos = m.end()
+
+
+def _attrs_ok(tag: str, attrs: str) -> bool:
+    names = [a.lower() for a in _ATTR_RE.findall(re.sub(r"=\s*(\"[^\"]*\"|'[^']*')", "", attrs))]
+    if not names:
+        return True
+    return tag.lower() == "a" and all(n in _LINK_ATTRS for n in names)
+
+
+def text_preview(body: bytes) -> str | None:
+    """The plain-text preview Salesforce derives from a note body (first 255 characters)."""
+    text = body.decode("utf-8")
+    text = re.sub(r"<\s*(br|/p|/li|/div|/h[1-6])\s*/?>", " ", text, flags=re.IGNORECASE)
+    text = html.unescape(re.sub(r"<[^>]*>", "", text))
+    text = " ".join(text.split())
+    return text[:255] or None

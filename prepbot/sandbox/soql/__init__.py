@@ -1,0 +1,1 @@
+"""The sandbox's SOQL engine: a Lark grammar, a typed AST and a compiler to indexed SQLite SQL."""
