@@ -56,7 +56,24 @@ class CrmRecordError(CrmError):
 
 
 class TemplateError(PrepbotError):
-    """Template syntax error, undefined variable, sandbox violation or render cap."""
+    """Template syntax error, undefined variable, sandbox violation or render cap.
+
+    ``template`` is the template file (or name) and ``line`` the line in it when known;
+    ``hint`` says what to change. ``prepbot templates check`` prints them as ``file:line``.
+    """
+
+    def __init__(
+        self, message: str, *, template: str | None = None, line: int | None = None, hint: str | None = None
+    ) -> None:
+        self.template = template
+        self.line = line
+        self.hint = hint
+        super().__init__(message)
+
+
+class MessageError(PrepbotError):
+    """A message cannot be built safely: an invalid address, a header not on the allow-list,
+    or a header value that would inject another header (reliability.md H1, H6). Permanent."""
 
 
 class DeliveryError(PrepbotError):

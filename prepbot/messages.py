@@ -1,0 +1,164 @@
+"""Builds RFC 5322 messages from OutgoingMessage with every header value checked (H1, H6)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Collection
+from datetime import datetime
+from email import policy
+from email.header import decode_header
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.utils import format_datetime
+
+from prepbot.domain import ActionKey, OutgoingMessage
+from prepbot.errors import MessageError
+
+# Headers a caller (or, later, a template author) may add. Everything else is refused: From,
+# Sender, Reply-To, To, Cc, Bcc, Subject, Date and Message-ID are prepbot's alone (H6).
+ALLOWED_EXTRA_HEADERS = frozenset(
+    {"in-reply-to", "references", "x-prepbot-kind", "x-prepbot-template", "x-prepbot-test"}
+)
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?\s]*\?=")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,75}$")
+_ATOM_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})*$")
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,200}@[A-Za-z0-9.-]{1,253}$")
+MAX_HEADER_CHARS = 900  # one unfolded value; keeps the subject far from the 998-octet line limit
+
+
+def make_message_id(key: ActionKey, domain: str) -> str:
+    """A Message-ID (without angle brackets) derived from the ledger key only.
+
+    The same key always gives the same id, so a retried send after a crash carries the same
+    Message-ID (reliability.md C2) and receivers can collapse an accidental duplicate.
+    """
+    parts = (key.event_id, key.occurrence, key.recipient.lower(), key.kind.value)
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    return f"prepbot.{digest}@{_checked_domain(domain)}"
+
+
+def clean_header_text(value: str, limit: int = MAX_HEADER_CHARS) -> str:
+    """A display name or subject made safe for a header: no line breaks, controls or encoded words.
+
+    CR, LF, NUL, U+2028/U+2029, U+0085 and every other control or format character become a
+    space; RFC 2047 encoded words are decoded first (so ``=?UTF-8?Q?=0A?=`` cannot smuggle a
+    line break, CVE-2024-6923) and any ``=?`` left is broken up, so Python's header parser never
+    decodes text we did not mean as an encoded word. Runs of spaces collapse.
+    """
+    text = _ENCODED_WORD.sub(lambda m: " " + _decode_word(m.group(0)) + " ", value)
+    text = "".join(" " if _is_control(char) else char for char in text).replace("=?", "= ?")
+    text = " ".join(text.split())
+    return text[:limit].rstrip()
+
+
+def _decode_word(word: str) -> str:
+    try:
+        return "".join(
+            part.decode(charset or "ascii", "replace") if isinstance(part, bytes) else part
+            for part, charset in decode_header(word)
+        )
+    except (ValueError, LookupError):
+        return " "
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def checked_address(value: str) -> Address:
+    """An ``Address`` for a bare addr-spec, or MessageError: addresses are refused, never cleaned.
+
+    ASCII local parts only (SMTPUTF8 is not assumed of the relay, reliability.md D7); an
+    internationalised domain is converted to its IDNA form.
+    """
+    text = value.strip()
+    local, at, domain = text.rpartition("@")
+    if (
+        not at
+        or not _ATOM_LOCAL.match(local)
+        or ".." in local
+        or local.startswith(".")
+        or local.endswith(".")
+    ):
+        raise MessageError(f"not a usable email address: {_show(text)}")
+    return Address(addr_spec=f"{local}@{_checked_domain(domain)}")
+
+
+def _checked_domain(domain: str) -> str:
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii") if not domain.isascii() else domain
+    except UnicodeError:
+        raise MessageError(f"not a usable mail domain: {_show(domain)}") from None
+    if not _DOMAIN.match(ascii_domain) or "." not in ascii_domain:
+        raise MessageError(f"not a usable mail domain: {_show(domain)}")
+    return ascii_domain
+
+
+def _show(value: str) -> str:
+    """An invalid value for an error message: repr-escaped (one log line, X3) and short."""
+    return repr(value[:80])
+
+
+def _named(name: str, address: str) -> Address:
+    plain = checked_address(address)
+    return Address(display_name=clean_header_text(name, 200), username=plain.username, domain=plain.domain)
+
+
+def build_email(
+    message: OutgoingMessage, *, sent_at: datetime, allowed_headers: Collection[str] = ALLOWED_EXTRA_HEADERS
+) -> EmailMessage:
+    """The RFC 5322 message for ``message``: text + HTML alternative, safe headers, fixed Message-ID.
+
+    ``From`` shows the owner's name with the sending address; ``Reply-To`` is the owner (when
+    given), so answers reach a person, not the sending mailbox.
+
+    Raises:
+        MessageError: an address is invalid, an extra header is not allowed, or a header value
+            carries a line break; also if the serialised message would not re-parse to exactly the
+            headers we set (a defence in depth against CVE-2024-6923-style folding bugs).
+    """
+    if sent_at.tzinfo is None:
+        raise ValueError("sent_at must be timezone-aware")
+    if not _MESSAGE_ID.match(message.message_id):
+        raise MessageError(f"not a usable Message-ID: {_show(message.message_id)}")
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = _named(message.from_name, message.from_address)
+    if message.reply_to:
+        msg["Reply-To"] = _named(message.from_name, message.reply_to)
+    msg["To"] = _named(message.to_name, message.to_address)
+    msg["Subject"] = clean_header_text(message.subject)
+    msg["Date"] = format_datetime(sent_at)
+    msg["Message-ID"] = f"<{message.message_id}>"
+    msg["MIME-Version"] = "1.0"
+    for name, value in message.headers:
+        msg[_checked_header_name(name, allowed_headers)] = _checked_extra_value(name, value)
+    msg.set_content(message.text)
+    if message.html is not None:
+        msg.add_alternative(message.html, subtype="html")
+    _verify_headers(msg)
+    return msg
+
+
+def _checked_header_name(name: str, allowed: Collection[str]) -> str:
+    if not _HEADER_NAME.match(name) or name.lower() not in {a.lower() for a in allowed}:
+        raise MessageError(f"header not allowed: {_show(name)}")
+    return name
+
+
+def _checked_extra_value(name: str, value: str) -> str:
+    # Extra headers come from code and config, not from CRM text: refuse rather than clean.
+    if clean_header_text(value) != " ".join(value.split()) or any(c in value for c in "\r\n"):
+        raise MessageError(f"header {name} has a line break, control character or encoded word")
+    return value
+
+
+def _verify_headers(msg: EmailMessage) -> None:
+    """Serialise, re-parse, and compare header names: a folding bug must not add a header."""
+    expected = [name.lower() for name in msg]
+    parsed = BytesHeaderParser(policy=policy.default).parsebytes(msg.as_bytes())
+    if [name.lower() for name in parsed] != expected:
+        raise MessageError("the serialised message does not re-parse to the headers that were set")
