@@ -36,7 +36,10 @@ app.add_typer(config_app, name="config")
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
-        "--config", "-c", help="Config file (default: $PREPBOT_CONFIG or config/prepbot.toml).", show_default=False
+        "--config",
+        "-c",
+        help="Config file (default: $PREPBOT_CONFIG or config/prepbot.toml).",
+        show_default=False,
     ),
 ]
 
@@ -146,7 +149,9 @@ def run(
 def log_command(
     config: ConfigOption = None,
     event: Annotated[str | None, typer.Option(help="Only this Event Id.")] = None,
-    status: Annotated[str | None, typer.Option(help="Only this status (planned, sent, skipped, ...).")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only this status (planned, sent, skipped, ...).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 500,
 ) -> None:
@@ -158,7 +163,9 @@ def log_command(
     try:
         wanted = Status(status) if status else None
     except ValueError:
-        raise _fail(f"unknown status {status!r}; use one of: {', '.join(s.value for s in Status)}", 2) from None
+        raise _fail(
+            f"unknown status {status!r}; use one of: {', '.join(s.value for s in Status)}", 2
+        ) from None
     ledger = SqlLedger(settings.ledger.url)
     try:
         rows = ledger.rows(event_id=event, status=wanted, limit=limit)
@@ -230,14 +237,16 @@ def config_check(config: ConfigOption = None) -> None:
         settings.smtp_password()
     except ConfigError as exc:
         raise _fail(f"configuration problem:\n{exc}", EXIT_CONFIG) from None
-    typer.echo(f"{settings.source}: OK (auth {settings.salesforce.auth}, org {settings.salesforce.instance_url})")
+    typer.echo(
+        f"{settings.source}: OK (auth {settings.salesforce.auth}, org {settings.salesforce.instance_url})"
+    )
 
 
 @app.command()
 def demo(
-    output: Annotated[Path, typer.Option(help="Folder for the outbox and what was written to the org.")] = Path(
-        "demo-output"
-    ),
+    output: Annotated[
+        Path, typer.Option(help="Folder for the outbox and what was written to the org.")
+    ] = Path("demo-output"),
     days: Annotated[int, typer.Option(help="How many days to simulate.", min=1, max=7)] = 2,
 ) -> None:
     """Start the sandbox org with the demo data, simulate two days of ticks, and show what happened."""

@@ -10,7 +10,15 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from prepbot.errors import ConfigError
 
@@ -144,7 +152,22 @@ class MessagesSettings(_Section):
     org_time_zone: str = "UTC"
     default_language: str = "en"
     country_languages: dict[str, str] = Field(
-        default_factory=lambda: {"NL": "nl", "BE": "nl", "SR": "nl", "RU": "ru", "BY": "ru", "KZ": "ru"}
+        default_factory=lambda: {
+            "NL": "nl",
+            "BE": "nl",
+            "SR": "nl",
+            "RU": "ru",
+            "BY": "ru",
+            "KZ": "ru",
+            "US": "en",
+            "GB": "en",
+            "IE": "en",
+            "CA": "en",
+            "AU": "en",
+            "NZ": "en",
+            "IN": "en",
+            "ZA": "en",
+        }
     )
     templates_dir: Path | None = None
     internal_domains: tuple[str, ...] = ()
@@ -200,7 +223,9 @@ def _read_private_file(path: Path, key: str) -> str:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", key=key, hint="check the path") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
-            f"{path} is readable by other users (mode {stat.filemode(mode)})", key=key, hint=f"chmod 600 {path}"
+            f"{path} is readable by other users (mode {stat.filemode(mode)})",
+            key=key,
+            hint=f"chmod 600 {path}",
         )
     return path.read_text(encoding="utf-8")
 

@@ -70,7 +70,9 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
 
-def confirmation_for(meeting: Meeting, policy: SendPolicy, audience: Audience, now: datetime) -> PlannedAction:
+def confirmation_for(
+    meeting: Meeting, policy: SendPolicy, audience: Audience, now: datetime
+) -> PlannedAction:
     """The one confirmation action a meeting should have in the ledger right now."""
     verdict = judge_recipient(meeting, audience)
     zone = recipient_zone(

@@ -1,0 +1,177 @@
+"""Composition root: the one place that reads validated settings and builds the adapters."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from prepbot.clock import SystemClock
+from prepbot.composer import Composer, LanguagePolicy, Sender
+from prepbot.config import Settings
+from prepbot.crm.salesforce import (
+    ClientCredentialsAuth,
+    FieldMapping,
+    JwtAuth,
+    SalesforceCrm,
+    SessionAuth,
+)
+from prepbot.domain import OutgoingMessage
+from prepbot.errors import ConfigError
+from prepbot.ledger.sql import SqlLedger
+from prepbot.messages import build_email
+from prepbot.planner import Audience
+from prepbot.ports import Clock
+from prepbot.rendering import Renderer, shipped_templates_dir
+from prepbot.service import Cadence, Service
+from prepbot.timing import SendPolicy
+from prepbot.transports.smtp import SmtpTransport
+
+
+@dataclass
+class App:
+    """Everything a command needs, built once from the settings."""
+
+    settings: Settings
+    service: Service
+    crm: SalesforceCrm
+    ledger: SqlLedger
+    transport: SmtpTransport
+
+    def close(self) -> None:
+        self.transport.close()
+        self.crm.close()
+        self.ledger.close()
+
+
+def build_policy(settings: Settings) -> SendPolicy:
+    s = settings.schedule
+    return SendPolicy(
+        send_at=s.send_at,
+        working_days=s.working_day_numbers,
+        holidays=frozenset(s.holidays),
+        quiet_start=s.quiet_start,
+        quiet_end=s.quiet_end,
+        min_notice=timedelta(minutes=s.min_notice_minutes),
+    )
+
+
+def build_audience(settings: Settings) -> Audience:
+    m = settings.messages
+    return Audience(
+        internal_domains=frozenset(d.lower() for d in m.internal_domains),
+        confirm_leads=m.confirm_leads,
+        org_time_zone=m.org_time_zone,
+    )
+
+
+def build_renderer(settings: Settings) -> Renderer:
+    admin = settings.messages.templates_dir
+    if admin is not None and not Path(admin).is_dir():
+        raise ConfigError(f"{admin} is not a folder", key="messages.templates_dir")
+    return Renderer(
+        shipped_dir=shipped_templates_dir(),
+        admin_dir=admin,
+        default_language=settings.messages.default_language,
+    )
+
+
+def build_composer(settings: Settings) -> Composer:
+    m = settings.messages
+    sender = Sender(
+        from_mode=m.from_mode, sending_address=m.sending_address, message_id_domain=m.message_id_domain
+    )
+    languages = LanguagePolicy(default=m.default_language, country_map=dict(m.country_languages))
+    return Composer(build_renderer(settings), sender, languages)
+
+
+def build_crm(settings: Settings) -> SalesforceCrm:
+    sf = settings.salesforce
+    auth: SessionAuth | JwtAuth | ClientCredentialsAuth
+    if sf.auth == "session":
+        auth = SessionAuth(session_id=settings.session_id() or "")
+    elif sf.auth == "jwt":
+        auth = JwtAuth(
+            username=sf.username or "",
+            consumer_key=sf.consumer_key or "",
+            private_key_pem=settings.private_key_pem(),
+            login_url=sf.login_url,
+        )
+    else:
+        auth = ClientCredentialsAuth(
+            consumer_key=sf.consumer_key or "", consumer_secret=settings.consumer_secret() or ""
+        )
+    f = sf.fields
+    return SalesforceCrm(
+        instance_url=sf.instance_url,
+        auth=auth,
+        api_version=sf.api_version,
+        ca_bundle=str(sf.ca_bundle) if sf.ca_bundle else None,
+        timeout=sf.timeout_seconds,
+        page_size=sf.page_size,
+        max_retries=sf.max_retries,
+        limit_backoff=timedelta(minutes=sf.limit_backoff_minutes),
+        fields=FieldMapping(
+            contact_language=f.contact_language,
+            contact_time_zone=f.contact_time_zone,
+            lead_language=f.lead_language,
+            lead_time_zone=f.lead_time_zone,
+            event_no_show_field=f.event_no_show,
+            event_no_show_value=f.event_no_show_value,
+            event_travel_distance=f.event_travel_distance,
+        ),
+    )
+
+
+def build_transport(settings: Settings, clock: Clock) -> SmtpTransport:
+    s = settings.smtp
+
+    def build(message: OutgoingMessage) -> EmailMessage:
+        return build_email(message, sent_at=clock.now())
+
+    return SmtpTransport(
+        host=s.host,
+        port=s.port,
+        security=s.security,
+        username=s.username,
+        password=settings.smtp_password(),
+        timeout=s.timeout_seconds,
+        ca_bundle=str(s.ca_bundle) if s.ca_bundle else None,
+        build=build,
+    )
+
+
+def build_cadence(settings: Settings) -> Cadence:
+    s = settings.schedule
+    return Cadence(
+        horizon=timedelta(days=s.horizon_days),
+        lease=timedelta(seconds=s.lease_seconds),
+        retry=timedelta(minutes=s.retry_minutes),
+        max_attempts=s.max_attempts,
+        batch_size=s.batch_size,
+        in_doubt_policy=settings.messages.in_doubt_policy,
+    )
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> App:
+    """Build every adapter and the service; the caller must ``close()`` the result.
+
+    ``clock`` dates the messages (the ``Date`` header); ``prepbot tick --now`` passes a fixed one.
+    """
+    ledger = SqlLedger(settings.ledger.url)
+    crm = build_crm(settings)
+    transport = build_transport(settings, clock or SystemClock())
+    service = Service(
+        crm=crm,
+        ledger=ledger,
+        transport=transport,
+        composer=build_composer(settings),
+        policy=build_policy(settings),
+        audience=build_audience(settings),
+        cadence=build_cadence(settings),
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+    )
+    return App(settings=settings, service=service, crm=crm, ledger=ledger, transport=transport)

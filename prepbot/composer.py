@@ -1,0 +1,122 @@
+"""Turns a meeting into what goes out: the rendered confirmation, its envelope, and the Task that logs it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from prepbot.context import build_confirmation_context
+from prepbot.domain import ActionKey, Meeting, OutgoingMessage, TaskRecord
+from prepbot.errors import TemplateError
+from prepbot.languages import choose_language
+from prepbot.messages import make_message_id
+from prepbot.rendering import RenderedMessage, Renderer
+from prepbot.timing import recipient_zone, to_local
+
+CONFIRMATION = "confirmation"
+TASK_DESCRIPTION_LIMIT = 32_000  # Task.Description is a 32,000-character textarea
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Whose name and which address a message goes out under."""
+
+    from_mode: str = "sending_address"  # or "owner"
+    sending_address: str = "meetings@example.com"
+    message_id_domain: str = "prepbot.invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class LanguagePolicy:
+    """How a client's language is chosen when the record does not say."""
+
+    default: str = "en"
+    country_map: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A message ready for a transport, with how it was rendered."""
+
+    message: OutgoingMessage
+    rendered: RenderedMessage
+
+
+class Composer:
+    """Renders confirmations for meetings and describes the Tasks that log them."""
+
+    def __init__(self, renderer: Renderer, sender: Sender, languages: LanguagePolicy) -> None:
+        self.renderer = renderer
+        self.sender = sender
+        self.languages = languages
+
+    def language_for(self, meeting: Meeting) -> str:
+        """Contact field -> mailing country -> owner's language -> default (only languages we can write)."""
+        who, owner = meeting.who, meeting.owner
+        return choose_language(
+            who.language if who else None,
+            who.mailing_country_code if who else None,
+            self.languages.country_map,
+            owner.language if owner else None,
+            self.languages.default,
+            self.renderer.available_languages(CONFIRMATION),
+        )
+
+    def confirmation(self, meeting: Meeting, key: ActionKey, zone: str, now: datetime) -> Composed:
+        """The confirmation for ``meeting``'s client, rendered as it would go out at ``now``.
+
+        Raises:
+            TemplateError: the template failed (undefined variable, sandbox violation, cap).
+            MessageError: an address or header value is unusable.
+        """
+        who, owner = meeting.who, meeting.owner
+        if who is None or owner is None or not who.email:
+            raise TemplateError(f"meeting {meeting.event_id} has no client address or no owner")
+        language = self.language_for(meeting)
+        try:
+            context = build_confirmation_context(meeting, zone=zone, language=language, send_at=now)
+        except ValueError as exc:
+            raise TemplateError(str(exc)) from None
+        rendered = self.renderer.render(CONFIRMATION, language, context.as_mapping())
+        return Composed(self._envelope(meeting, key, rendered), rendered)
+
+    def _envelope(self, meeting: Meeting, key: ActionKey, rendered: RenderedMessage) -> OutgoingMessage:
+        who, owner = meeting.who, meeting.owner
+        assert who is not None and owner is not None and who.email
+        owner_address = owner.email or self.sender.sending_address
+        from_address = owner_address if self.sender.from_mode == "owner" else self.sender.sending_address
+        return OutgoingMessage(
+            message_id=make_message_id(key, self.sender.message_id_domain),
+            from_name=owner.name,
+            from_address=from_address,
+            to_name=who.name,
+            to_address=who.email,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            reply_to=owner.email,
+            language=rendered.language,
+            template_version=rendered.template_version,
+        )
+
+    def email_task(self, meeting: Meeting, composed: Composed, now: datetime, *, ref: str) -> TaskRecord:
+        """A completed email Task on the meeting's Who and What (no What for a Lead: Salesforce forbids it)."""
+        who = meeting.who
+        what_id = meeting.what.id if meeting.what and (who is None or who.kind != "Lead") else None
+        zone = recipient_zone(None, meeting.owner.time_zone if meeting.owner else None, "UTC")
+        message = composed.message
+        return TaskRecord(
+            subject=f"Email: {message.subject}"[:255],
+            description=_task_body(message)[:TASK_DESCRIPTION_LIMIT],
+            owner_id=meeting.owner_id,
+            who_id=who.id if who else None,
+            what_id=what_id,
+            activity_date=to_local(now, zone).date(),
+            ref=ref,
+        )
+
+
+def _task_body(message: OutgoingMessage) -> str:
+    header = f"To: {message.to_name} <{message.to_address}>\nSent by prepbot ({message.language})\n\n"
+    return header + message.text

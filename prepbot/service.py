@@ -1,0 +1,373 @@
+"""The orchestration loop: sync() reads the org and plans, dispatch() sends what is due, tick() does both."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import TypeVar
+
+from prepbot.composer import Composed, Composer
+from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status
+from prepbot.errors import (
+    CrmError,
+    DeliveryInDoubtError,
+    DeliveryRejectedError,
+    DeliveryRelayError,
+    DeliveryUnavailableError,
+    PrepbotError,
+    StaleClaimError,
+)
+from prepbot.planner import Audience, confirmation_for, plan_confirmations
+from prepbot.ports import Crm, Ledger, Transport
+from prepbot.timing import SendPolicy
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """How far ahead to look, and how claims and retries are timed."""
+
+    horizon: timedelta = timedelta(days=4)
+    lease: timedelta = timedelta(minutes=5)
+    retry: timedelta = timedelta(minutes=10)
+    max_attempts: int = 5
+    batch_size: int = 200
+    in_doubt_policy: str = "hold"
+
+
+@dataclass(slots=True)
+class Report:
+    """Counts of one cycle, for the progress line and the demo."""
+
+    meetings: int = 0
+    planned: int = 0
+    superseded: int = 0
+    cancelled: int = 0
+    claimed: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    logged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def bump(self, outcome: str) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    def merge(self, other: Report) -> Report:
+        for name in ("meetings", "planned", "superseded", "cancelled", "claimed", "logged"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for outcome, count in other.counts.items():
+            self.counts[outcome] = self.counts.get(outcome, 0) + count
+        self.errors.extend(other.errors)
+        return self
+
+    def line(self) -> str:
+        counts = ", ".join(f"{name} {count}" for name, count in sorted(self.counts.items()))
+        return (
+            f"meetings {self.meetings}, planned {self.planned}, superseded {self.superseded}, "
+            f"cancelled {self.cancelled}, claimed {self.claimed}"
+            + (f", {counts}" if counts else "")
+            + f", logged {self.logged}"
+        )
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Successive lists of at most ``size`` items (streams: never holds more than one chunk)."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+class Service:
+    """Confirmations end to end over the four ports; one bad record never stalls the batch."""
+
+    def __init__(
+        self,
+        *,
+        crm: Crm,
+        ledger: Ledger,
+        transport: Transport,
+        composer: Composer,
+        policy: SendPolicy,
+        audience: Audience,
+        cadence: Cadence = Cadence(),
+        worker: str = "prepbot",
+    ) -> None:
+        self.crm = crm
+        self.ledger = ledger
+        self.transport = transport
+        self.composer = composer
+        self.policy = policy
+        self.audience = audience
+        self.cadence = cadence
+        self.worker = worker
+
+    # -- sync -------------------------------------------------------------------------------------
+
+    def sync(self, now: datetime) -> Report:
+        """Read the meetings ahead and plan their confirmations; supersede moved, cancel deleted.
+
+        Raises:
+            CrmError: the org could not be read (nothing was changed in the ledger for unread pages).
+            LedgerError: the ledger failed.
+        """
+        report = Report()
+        self.ledger.recover(now)
+        seen: set[str] = set()
+        meetings = self.crm.meetings_between(now, now + self.cadence.horizon)
+        for chunk in chunked(meetings, self.cadence.batch_size):
+            seen.update(m.event_id for m in chunk)
+            self._plan_chunk(chunk, now, report)
+        self._reconcile_unseen(seen, now, report)
+        return report
+
+    def _plan_chunk(self, chunk: Sequence[Meeting], now: datetime, report: Report) -> None:
+        ids = [m.event_id for m in chunk]
+        open_rows = self.ledger.open_rows(ids)
+        sent = self._sent_rows(ids)
+        plan = plan_confirmations(chunk, open_rows, self.policy, self.audience, now, sent)
+        for row in plan.supersede:
+            self._settle(row, Status.SUPERSEDED, now, "meeting moved", report)
+            report.superseded += 1
+        report.meetings += len(chunk)
+        languages = {m.event_id: self.composer.language_for(m) for m in chunk}
+        add = [replace(a, language=languages.get(a.key.event_id)) for a in plan.add]
+        report.planned += self.ledger.plan(add, now)
+
+    def _sent_rows(self, event_ids: Sequence[str]) -> dict[str, list[ActionRow]]:
+        found: dict[str, list[ActionRow]] = {}
+        for row in self.ledger.rows_for_events(event_ids, (Status.SENT, Status.LOGGED, Status.SENDING)):
+            found.setdefault(row.key.event_id, []).append(row)
+        return found
+
+    def _reconcile_unseen(self, seen: set[str], now: datetime, report: Report) -> None:
+        """Open rows whose Event no longer shows in the window: deleted, or moved out of it."""
+        stale = [row for row in self.ledger.open_rows() if row.key.event_id not in seen]
+        stale = [row for row in stale if row.status is Status.PLANNED]
+        for chunk in chunked(stale, self.cadence.batch_size):
+            fresh = self.crm.meetings_by_id(sorted({row.key.event_id for row in chunk}))
+            for row in chunk:
+                self._reconcile_row(row, fresh.get(row.key.event_id), now, report)
+
+    def _reconcile_row(self, row: ActionRow, meeting: Meeting | None, now: datetime, report: Report) -> None:
+        if meeting is None:
+            self._settle(row, Status.CANCELLED, now, "meeting deleted", report)
+            report.cancelled += 1
+            return
+        action = confirmation_for(meeting, self.policy, self.audience, now)
+        if action.key != row.key:
+            self._settle(row, Status.SUPERSEDED, now, "meeting moved", report)
+            report.superseded += 1
+            report.planned += self.ledger.plan([action], now)
+
+    # -- dispatch ---------------------------------------------------------------------------------
+
+    def dispatch(self, now: datetime) -> Report:
+        """Claim what is due, re-read it, send it, log it on the records.
+
+        Raises:
+            LedgerError: the ledger failed (rows already claimed are recovered after their lease).
+        """
+        report = Report()
+        self.ledger.recover(now)
+        while True:
+            rows = self.ledger.claim_due(
+                now, limit=self.cadence.batch_size, lease=self.cadence.lease, worker=self.worker
+            )
+            report.claimed += len(rows)
+            if rows and not self._dispatch_batch(rows, now, report):
+                break
+            if len(rows) < self.cadence.batch_size:
+                break
+        self._relog_sent(now, report)
+        return report
+
+    def _dispatch_batch(self, rows: list[ActionRow], now: datetime, report: Report) -> bool:
+        """Returns False when the cycle should stop (the org or the relay is unusable)."""
+        try:
+            fresh = self.crm.meetings_by_id(sorted({row.key.event_id for row in rows}))
+        except CrmError as exc:
+            report.errors.append(f"org unavailable at send time: {exc}")
+            for row in rows:
+                self._release(row, now, f"crm_unavailable: {exc.error_code or exc.status}", report)
+            return False
+        sent: list[tuple[ActionRow, Meeting, Composed]] = []
+        relay_ok = True
+        for row in rows:
+            if not relay_ok:
+                self._settle(row, Status.PLANNED, now, "relay unusable; retried later", report, due_at=now)
+                continue
+            relay_ok = self._dispatch_row(row, fresh.get(row.key.event_id), now, report, sent)
+        self._log_tasks(sent, now, report)
+        return relay_ok
+
+    def _dispatch_row(
+        self,
+        row: ActionRow,
+        meeting: Meeting | None,
+        now: datetime,
+        report: Report,
+        sent: list[tuple[ActionRow, Meeting, Composed]],
+    ) -> bool:
+        if meeting is None:
+            self._settle(row, Status.CANCELLED, now, "meeting deleted", report)
+            return True
+        action = confirmation_for(meeting, self.policy, self.audience, now)
+        if action.key != row.key:
+            self._settle(row, Status.SUPERSEDED, now, "meeting moved", report)
+            self.ledger.plan([action], now)
+            return True
+        if action.status is Status.SKIPPED:
+            self._settle(row, Status.SKIPPED, now, action.reason, report)
+            return True
+        if action.due_at > now:
+            self._settle(
+                row, Status.PLANNED, now, "waiting for the send window", report, due_at=action.due_at
+            )
+            return True
+        return self._send(row, meeting, action, now, report, sent)
+
+    def _send(
+        self,
+        row: ActionRow,
+        meeting: Meeting,
+        action: PlannedAction,
+        now: datetime,
+        report: Report,
+        sent: list[tuple[ActionRow, Meeting, Composed]],
+    ) -> bool:
+        try:
+            composed = self.composer.confirmation(meeting, row.key, action.time_zone or "UTC", now)
+        except PrepbotError as exc:
+            self._settle(row, Status.FAILED, now, f"template: {exc}", report)
+            return True
+        try:
+            self.ledger.settle(row.id, Status.SENDING, now, attempt=row.attempt)
+        except StaleClaimError:
+            report.bump("stale_claim")
+            return True
+        return self._deliver(row, meeting, composed, now, report, sent)
+
+    def _deliver(
+        self,
+        row: ActionRow,
+        meeting: Meeting,
+        composed: Composed,
+        now: datetime,
+        report: Report,
+        sent: list[tuple[ActionRow, Meeting, Composed]],
+    ) -> bool:
+        message = composed.message
+        try:
+            self.transport.send(message)
+        except DeliveryRelayError as exc:
+            # The relay is unusable as configured (login, TLS): the message is not at fault. Hold it
+            # and stop this cycle rather than burning every row's attempts (reliability S8, S9).
+            self._settle(row, Status.PLANNED, now, f"relay unusable: {exc}", report, due_at=now)
+            report.errors.append(f"mail relay unusable: {exc}")
+            return False
+        except DeliveryUnavailableError as exc:
+            self._retry_or_fail(row, now, f"smtp {exc.code or ''} {exc}".strip(), report)
+            return True
+        except DeliveryRejectedError as exc:
+            self._settle(row, Status.FAILED, now, f"smtp {exc.code or ''} {exc}".strip(), report)
+            return True
+        except DeliveryInDoubtError as exc:
+            self._settle(row, Status.IN_DOUBT, now, f"in doubt: {exc}", report)
+            report.errors.append(f"in doubt: confirmation for {row.key.event_id} may have been delivered")
+            return True
+        self._settle(
+            row,
+            Status.SENT,
+            now,
+            "",
+            report,
+            message_id=message.message_id,
+            template_version=message.template_version,
+        )
+        sent.append((row, meeting, composed))
+        return True
+
+    def _retry_or_fail(self, row: ActionRow, now: datetime, reason: str, report: Report) -> None:
+        next_at = now + self.cadence.retry
+        if row.attempt >= self.cadence.max_attempts or next_at >= row.deadline_at:
+            self._settle(row, Status.FAILED, now, f"{reason}; gave up after {row.attempt} attempts", report)
+        else:
+            self._settle(row, Status.PLANNED, now, reason, report, due_at=next_at)
+
+    def _release(self, row: ActionRow, now: datetime, reason: str, report: Report) -> None:
+        """The org could not be re-read: never send unread; give up once too close to the start."""
+        next_at = now + self.cadence.retry
+        if next_at + self.policy.min_notice > row.deadline_at:
+            self._settle(row, Status.SKIPPED, now, "crm_unavailable", report)
+        else:
+            self._settle(row, Status.PLANNED, now, reason, report, due_at=next_at)
+
+    # -- logging on the records -------------------------------------------------------------------
+
+    def _log_tasks(
+        self, sent: list[tuple[ActionRow, Meeting, Composed]], now: datetime, report: Report
+    ) -> None:
+        if not sent:
+            return
+        tasks = [
+            self.composer.email_task(meeting, composed, now, ref=str(row.id))
+            for row, meeting, composed in sent
+        ]
+        try:
+            results = self.crm.create_tasks(tasks)
+        except CrmError as exc:
+            report.errors.append(f"Tasks not written yet ({exc}); retried next cycle")
+            return
+        rows = {str(row.id): row for row, _, _ in sent}
+        for result in results:
+            row = rows[result.ref]
+            if result.ok:
+                self.ledger.settle(row.id, Status.LOGGED, now, crm_id=result.id)
+                report.logged += 1
+            else:
+                report.errors.append(f"Task for {row.key.event_id} refused: {result.error_code}")
+
+    def _relog_sent(self, now: datetime, report: Report) -> None:
+        """Rows sent in an earlier cycle whose Task was not written: write it now (re-rendered)."""
+        pending = [
+            row for row in self.ledger.rows(status=Status.SENT) if row.key.kind is MessageKind.CONFIRMATION
+        ]
+        pending = [row for row in pending if row.sent_at is None or row.sent_at < now]
+        for chunk in chunked(pending, self.cadence.batch_size):
+            try:
+                fresh = self.crm.meetings_by_id(sorted({row.key.event_id for row in chunk}))
+            except CrmError:
+                return
+            batch = []
+            for row in chunk:
+                meeting = fresh.get(row.key.event_id)
+                if meeting is not None:
+                    zone = row.time_zone or "UTC"
+                    batch.append((row, meeting, self.composer.confirmation(meeting, row.key, zone, now)))
+            self._log_tasks(batch, now, report)
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _settle(
+        self, row: ActionRow, status: Status, now: datetime, reason: str, report: Report, **extra: object
+    ) -> None:
+        attempt = row.attempt if row.status in (Status.CLAIMED, Status.SENDING) else None
+        try:
+            self.ledger.settle(row.id, status, now, reason=reason, attempt=attempt, **extra)  # type: ignore[arg-type]
+        except StaleClaimError:
+            report.bump("stale_claim")
+            return
+        report.bump(status.value)
+
+    def tick(self, now: datetime) -> Report:
+        """One sync then one dispatch, as if the clock read ``now``."""
+        report = Report()
+        try:
+            report.merge(self.sync(now))
+        except CrmError as exc:
+            report.errors.append(f"sync failed: {exc}")
+        return report.merge(self.dispatch(now))
