@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import random
 import time
@@ -112,7 +114,7 @@ class SalesforceCrm:
         self._sf: Salesforce | None = None
         self._blocked_until: float | None = None
         self._usage: tuple[int, int] | None = None
-        self._seen: dict[str, datetime] = {}  # Event Id -> SystemModstamp reported near the watermark
+        self._seen: dict[str, tuple[datetime, str]] = {}  # Id -> (SystemModstamp, row digest) reported
         self.calls_made = 0
         self.tokens_minted = 0
         self._notes = NoteWriter(self)
@@ -288,10 +290,13 @@ class SalesforceCrm:
         """Events modified or deleted in ``[watermark - sync_overlap, until)``: one queryAll call.
 
         queryAll returns Recycle-Bin rows with ``IsDeleted = true``: those become ``deleted_ids``.
-        The overlap catches rows committed late with an earlier SystemModstamp; rows at or before
-        ``watermark`` that this adapter already reported with the same SystemModstamp are not
-        reported again. The new watermark is the largest SystemModstamp seen (the org's clock,
-        never prepbot's), or ``watermark`` when nothing changed.
+        The overlap catches rows committed late with an earlier SystemModstamp. A row at or before
+        ``watermark`` that this adapter already reported *identically* (same SystemModstamp and
+        same content digest) is not reported again, so a steady-state sync costs one call; a row
+        changed within the same second (SystemModstamp has second precision) differs in content
+        and is reported. A new adapter reports the overlap once more (the ledger dedupes). The new
+        watermark is the largest SystemModstamp seen (the org's clock, never prepbot's), or
+        ``watermark`` when nothing changed.
 
         Raises:
             CrmAuthError, CrmQueryError, CrmUnavailableError.
@@ -307,9 +312,9 @@ class SalesforceCrm:
             newest = max([newest, *(self._modstamp(r) for r in records)])
             deleted.extend(str(r["Id"]) for r in fresh if r.get("IsDeleted"))
             meetings.extend(self._meetings([r for r in fresh if not r.get("IsDeleted")]))
-            self._seen.update((str(r["Id"]), self._modstamp(r)) for r in fresh)
+            self._seen.update((str(r["Id"]), self._version(r)) for r in fresh)
         horizon = newest - self._overlap
-        self._seen = {k: v for k, v in self._seen.items() if v >= horizon}
+        self._seen = {k: v for k, v in self._seen.items() if v[0] >= horizon}
         return Changes(meetings=tuple(meetings), deleted_ids=tuple(deleted), watermark=newest)
 
     @staticmethod
@@ -319,9 +324,13 @@ class SalesforceCrm:
             raise CrmQueryError("Salesforce queryAll: an Event row without SystemModstamp")
         return stamp
 
+    def _version(self, record: Record) -> tuple[datetime, str]:
+        digest = hashlib.blake2b(json.dumps(record, sort_keys=True, default=str).encode(), digest_size=16)
+        return self._modstamp(record), digest.hexdigest()
+
     def _unseen(self, record: Record, watermark: datetime) -> bool:
-        stamp = self._modstamp(record)
-        return stamp > watermark or self._seen.get(str(record["Id"])) != stamp
+        version = self._version(record)
+        return version[0] > watermark or self._seen.get(str(record["Id"])) != version
 
     def check_fields(self) -> None:
         """Verify that every mapped custom field exists (one ``LIMIT 1`` query per field).
