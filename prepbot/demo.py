@@ -11,11 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from prepbot import zones
 from prepbot.clock import FixedClock
 from prepbot.demo_report import print_report, write_outputs
 
 DEMO_SEED = Path(__file__).resolve().parent.parent / "examples" / "demo-org.json"
-SIM_START = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # Monday; the demo org's meetings are 1-3 December
+# Monday 30 November 09:00 in Sydney (Sunday 22:00 UTC): two days from here cover Monday's and Tuesday's
+# 10:00 in every zone of the demo org, whose meetings are on 1-3 December.
+SIM_START = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
 STEP = timedelta(minutes=20)
 
 # (country code, country, language field, zone, first names, last names, city)
@@ -94,15 +97,15 @@ def generated_org(count: int = 50, seed: int = 20261130) -> dict[str, Any]:
         if lang:
             contact["Preferred_Language__c"] = lang
         contacts.append(contact)
-        events.append(_generated_event(rng, n, company, owners[n % 3]))
+        events.append(_generated_event(rng, n, company, owners[n % 3], zone))
     return {"Account": accounts, "Contact": contacts, "Event": events}
 
 
-def _generated_event(rng: random.Random, n: int, company: str, owner: str) -> dict[str, Any]:
+def _generated_event(rng: random.Random, n: int, company: str, owner: str, zone: str) -> dict[str, Any]:
+    """A meeting on 1, 2 or 3 December during the client's working hours."""
     channel = rng.choice(["in_person", "in_person", "call", "video"])
-    day = 1 + n % 3
-    start = datetime(2026, 12, day, rng.choice([7, 8, 9, 10, 13, 14, 15]), rng.choice([0, 30]), tzinfo=UTC)
-    start += timedelta(hours=rng.choice([-9, -6, -5, 0, 0, 3, 5]))  # spread across the zones' working days
+    local = datetime(2026, 12, 1 + n % 3, rng.choice([9, 10, 11, 13, 14, 15, 16]), rng.choice([0, 30]))
+    start = local.replace(tzinfo=zones.zone(zone)).astimezone(UTC)
     return {
         "Subject": rng.choice(_SUBJECTS[channel]).format(company=company),
         "Type": "Meeting" if channel == "in_person" else "Call",

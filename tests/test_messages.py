@@ -173,3 +173,23 @@ def test_a_huge_description_is_cut_with_a_marker_and_keeps_the_message_small(tmp
     assert rendered.text.rstrip().endswith("[…]")
     raw = build_email(outgoing(text=rendered.text, html=rendered.html), sent_at=SENT_AT).as_bytes()
     assert len(raw) < 20_000
+
+
+def test_a_long_cyrillic_subject_keeps_every_space_after_the_round_trip() -> None:
+    from email.parser import BytesParser
+
+    from prepbot.domain import OutgoingMessage
+    from prepbot.messages import build_email
+
+    subject = "Завтра в 11:00 — как к Вам лучше добраться? И кого спросить на ресепшене у входа?"
+    message = OutgoingMessage(
+        message_id="prepbot.abc@example.com",
+        from_name="Ирина Волкова",
+        from_address="meetings@example.com",
+        to_name="Ольга Смирнова",
+        to_address="olga@example.com",
+        subject=subject,
+        text="Здравствуйте!",
+    )
+    raw = build_email(message, sent_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC)).as_bytes()
+    assert BytesParser(policy=policy.default).parsebytes(raw)["Subject"] == subject
