@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from prepbot.sandbox.errors import SfApiError
@@ -93,7 +94,14 @@ def normalize_id(value: str) -> str:
     Raises:
         SfApiError: 400 ``MALFORMED_ID`` when the value is not an Id.
     """
-    if not isinstance(value, str) or not _ID_RE.match(value):
+    if not isinstance(value, str):
+        raise SfApiError(400, "MALFORMED_ID", f"malformed id {value}")
+    return _normalize(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def _normalize(value: str) -> str:
+    if not _ID_RE.match(value):
         raise SfApiError(400, "MALFORMED_ID", f"malformed id {value}")
     if len(value) == 15:
         return to18(value)

@@ -199,6 +199,7 @@ class Store:
                 recs[-1]["CreatedById"] = recs[-1]["CreatedById"] or recs[-1]["Id"]
                 recs[-1]["LastModifiedById"] = recs[-1]["LastModifiedById"] or recs[-1]["Id"]
         self._writer.insert_rows(obj, recs)
+        self._writer.flush_counters()
         self._after_insert(obj, recs)
         return [str(r["Id"]) for r in recs]
 

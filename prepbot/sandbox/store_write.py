@@ -29,6 +29,8 @@ class Writer:
         self._counters: dict[str, int] = {}
         self.cache: dict[tuple[str, str, str], Any] | None = None
         self.batch_ids: set[str] = set()
+        self._default_cache: dict[tuple[str, int], Record] = {}
+        self._dirty_counters: set[str] = set()
 
     # --- Lookups protocol used by rules -------------------------------------------------------------
 
@@ -58,14 +60,18 @@ class Writer:
             row = self.db.execute("SELECT value FROM _meta WHERE key = ?", (f"counter:{prefix}",)).fetchone()
             self._counters[prefix] = int(row[0]) if row else 0
         self._counters[prefix] += 1
-        n = self._counters[prefix]
-        # Persist the high-water mark; a rolled-back transaction only leaves a gap in the numbering.
-        self.db.execute(
-            "INSERT INTO _meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
-            "value = max(CAST(value AS INTEGER), excluded.value)",
-            (f"counter:{prefix}", str(n)),
-        )
-        return new_id(sobject, n)
+        self._dirty_counters.add(prefix)
+        return new_id(sobject, self._counters[prefix])
+
+    def flush_counters(self) -> None:
+        """Persist the Id high-water marks (a rolled-back transaction only leaves a gap)."""
+        for prefix in self._dirty_counters:
+            self.db.execute(
+                "INSERT INTO _meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                "value = max(CAST(value AS INTEGER), excluded.value)",
+                (f"counter:{prefix}", str(self._counters[prefix])),
+            )
+        self._dirty_counters.clear()
 
     # --- bodies -----------------------------------------------------------------------------------
 
@@ -125,7 +131,7 @@ class Writer:
         self, obj: ObjectDef, body: dict[str, Any], *, seed: bool = False, given_id: str | None = None
     ) -> Record:
         values = self.coerce_body(obj, body, mode="seed" if seed else "create")
-        rec: Record = {f.name: self._default(f) for f in obj.fields.values() if f.stored}
+        rec: Record = dict(self._defaults(obj))
         rec.update(values)
         rec["Id"] = values.get("Id") or given_id or self.next_id(obj.name)
         missing = [f.name for f in obj.fields.values() if f.required and rec.get(f.name) in (None, "")]
@@ -158,6 +164,14 @@ class Writer:
         ctx = RuleContext(self, now, self.store.tz, old, set(values))
         apply_rules(obj.name, ctx, rec)
         return rec
+
+    def _defaults(self, obj: ObjectDef) -> Record:
+        key = (obj.name, len(obj.fields))  # custom fields added later change the key
+        cached = self._default_cache.get(key)
+        if cached is None:
+            cached = {f.name: self._default(f) for f in obj.fields.values() if f.stored}
+            self._default_cache[key] = cached
+        return cached
 
     @staticmethod
     def _default(f: FieldDef) -> Any:

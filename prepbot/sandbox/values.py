@@ -50,12 +50,22 @@ def parse_date(text: str) -> date:
 
 def dt_to_db(value: datetime) -> str:
     """Stored form of an instant: sortable UTC text truncated to the second (as Salesforce keeps it)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    v = value.astimezone(UTC)
+    return f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}Z"
 
 
 def db_to_dt(text: str) -> datetime:
     """Stored text back to an aware UTC datetime."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    # Fixed layout; slicing is several times faster than strptime on the bulk-insert path.
+    return datetime(
+        int(text[0:4]),
+        int(text[5:7]),
+        int(text[8:10]),
+        int(text[11:13]),
+        int(text[14:16]),
+        int(text[17:19]),
+        tzinfo=UTC,
+    )
 
 
 def db_to_wire_dt(text: str) -> str:
