@@ -28,7 +28,7 @@ from prepbot.sandbox.calls import ApiError, Call, Result, is_api_error, lock_err
 from prepbot.sandbox.cursors import CursorRegistry
 from prepbot.sandbox.faults import LOCK_ROW, REPLACING, SLOW, TRUNCATED, Fault, Faults
 from prepbot.sandbox.limits import ApiCounter
-from prepbot.sandbox.routing import HANDLERS, UNCOUNTED, URL_MAP, route_key
+from prepbot.sandbox.routing import HANDLERS, UNCOUNTED, URL_MAP, match, route_key
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -81,7 +81,7 @@ class SandboxApp:
     def handle(self, request: Request) -> Response:
         """Answer one HTTP request."""
         try:
-            endpoint, matched = URL_MAP.bind_to_environ(request.environ).match()
+            endpoint, params = match(URL_MAP.bind_to_environ(request.environ), request.path, request.method)
         except NotFound:
             return self._respond(
                 Result.error(ApiError(404, "NOT_FOUND", "The requested resource does not exist"))
@@ -92,7 +92,6 @@ class SandboxApp:
             return self._respond(Result.error(ApiError(405, "METHOD_NOT_ALLOWED", msg)))
         except HTTPException as exc:  # werkzeug redirects etc.; not expected with strict_slashes off
             return self._respond(Result.error(ApiError(exc.code or 400, "NOT_FOUND", str(exc))))
-        params = {str(k): str(v) for k, v in matched.items()}
         version = params.pop("version", "")
         if version and not _VERSION.fullmatch(version):
             return self._respond(
@@ -199,12 +198,11 @@ class SandboxApp:
         """Run a composite subrequest through the same routes (no auth, counting or faults)."""
         parts = urlsplit(url)
         try:
-            endpoint, matched = self._adapter.match(parts.path, method.upper())
+            endpoint, params = match(self._adapter, parts.path, method.upper())
         except MethodNotAllowed:
             return Result.error(ApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed"))
         except HTTPException:
             return Result.error(ApiError(404, "NOT_FOUND", "The requested resource does not exist"))
-        params = {str(k): str(v) for k, v in matched.items()}
         version = params.pop("version", "")
         if endpoint in UNCOUNTED or endpoint == "composite" or not version:
             return Result.error(ApiError(400, "INVALID_URL", f"Invalid subrequest URL: {parts.path}"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from werkzeug.routing import Map, Rule
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import Map, MapAdapter, Rule
 
 from prepbot.sandbox.calls import Call, Result
 
@@ -64,3 +65,18 @@ def route_key(path: str) -> str:
     if parts[:1] == ["services"]:
         return "/".join(parts[1:])
     return "/".join(parts)
+
+
+def match(adapter: MapAdapter, path: str, method: str) -> tuple[str, dict[str, str]]:
+    """(endpoint, values) of a path; MethodNotAllowed/NotFound as Werkzeug raises them.
+
+    With ``strict_slashes=False`` Werkzeug reports a wrong method on ``/query`` (rule ``/query/``) as
+    NotFound; retrying with the slash gives the right MethodNotAllowed.
+    """
+    try:
+        endpoint, values = adapter.match(path, method)
+    except NotFound:
+        if path.endswith("/"):
+            raise
+        endpoint, values = adapter.match(path + "/", method)
+    return str(endpoint), {str(k): str(v) for k, v in values.items()}

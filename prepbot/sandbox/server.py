@@ -110,7 +110,11 @@ class SandboxServer:
         )
         port = self._httpd.socket.getsockname()[1]
         self.app.instance_url = f"https://{self.host}:{port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="sandbox-https", daemon=True)
+        # A short poll interval keeps stop() fast (tests start and stop a sandbox per test).
+        httpd = self._httpd
+        self._thread = threading.Thread(
+            target=lambda: httpd.serve_forever(poll_interval=0.05), name="sandbox-https", daemon=True
+        )
         self._thread.start()
         try:
             self.smtp.start()

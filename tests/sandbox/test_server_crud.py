@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -204,3 +205,59 @@ def test_updated_rejects_start_after_end_and_windows_older_than_30_days(sf: Any)
         sf.Contact.updated(now, now - timedelta(hours=1))
     with pytest.raises(SalesforceMalformedRequest):
         sf.Contact.updated(now - timedelta(days=31), now)
+
+
+def test_content_note_body_is_served_as_a_blob(sf: Any) -> None:
+    html = b"<p>Prep notes &amp; agenda</p>"
+    note_id = sf.ContentNote.create({"Title": "Prep", "Content": base64.b64encode(html).decode()})["id"]
+    got = sf.ContentNote.get(note_id)
+    assert got["Content"] == f"{V}/sobjects/ContentNote/{note_id}/Content"
+    assert sf.ContentNote.get_base64(note_id, base64_field="Content") == html
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", f"{V}/nothing/here", 404, "NOT_FOUND"),
+        ("PUT", f"{V}/query", 405, "METHOD_NOT_ALLOWED"),
+        ("GET", "/services/data/vABC/limits", 404, "NOT_FOUND"),
+    ],
+)
+def test_unknown_routes_and_methods_answer_salesforce_errors(
+    sandbox: Any, method: str, path: str, status: int, code: str
+) -> None:
+    resp = api(sandbox, method, path)
+    assert resp.status_code == status
+    assert resp.json()[0]["errorCode"] == code
+
+
+def test_malformed_json_body_is_json_parser_error_with_limit_header(sandbox: Any) -> None:
+    resp = api(
+        sandbox,
+        "POST",
+        f"{V}/sobjects/Contact",
+        data=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status_code == 400
+    assert resp.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
+    assert resp.headers["Sforce-Limit-Info"].startswith("api-usage=")
+
+
+def test_malformed_soql_is_rejected_not_ignored(sf: Any) -> None:
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.query("SELECT Id FROM Contact WHERE")
+    assert exc.value.content[0]["errorCode"] == "MALFORMED_QUERY"
+
+
+def test_a_restarted_in_thread_sandbox_keeps_its_data(
+    sandbox_factory: Any, sandbox_seed: Any, tmp_path: Any
+) -> None:
+    first = sandbox_factory(seed_data=sandbox_seed, state_dir=tmp_path)
+    new_id = first.client().Contact.create({"LastName": "Blijft"})["id"]
+    token = first.access_token
+    first.stop()
+    second = sandbox_factory(seed_data=sandbox_seed, state_dir=tmp_path)
+    assert second.access_token == token
+    assert second.client().Contact.get(new_id)["LastName"] == "Blijft"
+    assert second.client().query("SELECT COUNT() FROM User")["totalSize"] == 1

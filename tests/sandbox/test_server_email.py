@@ -134,3 +134,23 @@ def test_smtp_sink_writes_each_message_as_an_eml_file(sandbox: SandboxHandle) ->
         ("jan@hoeve.example",),
         ("other@example.com",),
     ]
+
+
+def test_logged_email_to_a_lead_has_no_what(sandbox: SandboxHandle, sf: Any) -> None:
+    lead = sf.Lead.create({"LastName": "Mulder", "Company": "Tuinderij Mulder", "Email": "sanne@example.nl"})[
+        "id"
+    ]
+    _, deal = _ids(sf)
+    inputs = [
+        {
+            "emailSubject": "Intake",
+            "emailBody": "Tot morgen",
+            "recipientId": lead,
+            "relatedRecordId": deal,
+            "logEmailOnSend": True,
+        }
+    ]
+    assert sf.restful(ACTION, method="POST", json={"inputs": inputs})[0]["isSuccess"]
+    task = sf.query("SELECT WhoId, WhatId FROM Task")["records"][0]
+    assert (task["WhoId"], task["WhatId"]) == (lead, None)
+    assert sandbox.emails[0]["to"] == ["sanne@example.nl"]

@@ -162,3 +162,19 @@ def test_bad_fault_specification_is_rejected(sandbox: SandboxHandle) -> None:
         sandbox.faults.add("query", "explode")
     resp = api(sandbox, "POST", "/__sandbox/faults", json={"route": "query", "kind": "explode"})
     assert resp.status_code == 400
+
+
+def test_lock_record_on_composite_fails_that_subrequest(sandbox: SandboxHandle, sf: Any) -> None:
+    sandbox.faults.add("composite", "lock_record", record=1)
+    subs = [
+        {
+            "method": "POST",
+            "url": f"{V}/sobjects/Contact",
+            "referenceId": f"c{i}",
+            "body": {"LastName": f"C{i}"},
+        }
+        for i in range(3)
+    ]
+    res = sf.restful("composite", method="POST", json={"compositeRequest": subs})["compositeResponse"]
+    assert [r["httpStatusCode"] for r in res] == [201, 400, 201]
+    assert res[1]["body"][0]["errorCode"] == "UNABLE_TO_LOCK_ROW"
