@@ -301,7 +301,8 @@ def test_where_on_parent_fields_and_polymorphic_type(store: Store, org: dict[str
 def test_typeof_shapes_per_concrete_type(store: Store, org: dict[str, str]) -> None:
     soql = (
         "SELECT Id, TYPEOF Who WHEN Contact THEN FirstName, Email, Account.Name "
-        "WHEN Lead THEN Company, Email ELSE Name END FROM Event WHERE Id IN ('{e1}', '{e2}', '{e4}') ORDER BY StartDateTime"
+        "WHEN Lead THEN Company, Email ELSE Name END FROM Event "
+        "WHERE Id IN ('{e1}', '{e2}', '{e4}') ORDER BY StartDateTime"
     ).format(**org)
     got = {r["Id"]: r["Who"] for r in rows(store, soql)}
     contact = got[org["e1"]]
@@ -478,8 +479,9 @@ def test_fifty_thousand_events_query_by_window_with_traversals(store: Store, clo
     t1 = time.perf_counter()
     soql = (
         "SELECT Id, Subject, StartDateTime, Owner.Name, TYPEOF Who WHEN Contact THEN Email, Account.Name "
-        "END, (SELECT RelationId FROM EventRelations) FROM Event WHERE StartDateTime >= 2026-11-10T00:00:00Z AND "
-        "StartDateTime < 2026-11-30T20:00:00-05:00 AND IsChild = false ORDER BY StartDateTime"
+        "END, (SELECT RelationId FROM EventRelations) FROM Event "
+        "WHERE StartDateTime >= 2026-11-10T00:00:00Z AND StartDateTime < 2026-11-30T20:00:00-05:00 "
+        "AND IsChild = false ORDER BY StartDateTime"
     )
     cur = store.query(soql, include_deleted=False, api_version=V)
     page = cur.fetch(0, 2000)
