@@ -45,7 +45,7 @@ from prepbot.crm.soql import (
     roles_query,
     window_query,
 )
-from prepbot.domain import Changes, Meeting, NoteRecord, TaskRecord, WriteResult
+from prepbot.domain import Changes, ContactRole, Meeting, NoteRecord, TaskRecord, WriteResult
 from prepbot.errors import ConfigError, CrmError, CrmQueryError, CrmUnavailableError
 
 __all__ = ["ClientCredentialsAuth", "FieldMapping", "JwtAuth", "SalesforceCrm", "SessionAuth"]
@@ -53,6 +53,7 @@ __all__ = ["ClientCredentialsAuth", "FieldMapping", "JwtAuth", "SalesforceCrm", 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Record = Mapping[str, Any]
+Roles = dict[str, tuple[ContactRole, ...]]
 BACKOFF_CAP_S = 30.0
 CONFIG_KEYS = {"event_no_show_field": "event_no_show"}  # FieldMapping name -> config key (config.py)
 
@@ -244,16 +245,19 @@ class SalesforceCrm:
         """One REST call (``composite``, ``composite/sobjects``) under the retry and refresh policy."""
         return self.call(path, lambda sf: sf.restful(path, method=method, json=body), idempotent=idempotent)
 
-    def _roles(self, records: Sequence[Record]) -> dict[str, Any]:
+    def _meetings(self, records: Sequence[Record], roles: Roles) -> list[Meeting]:
+        """A page of Event rows as Meetings, with one IN-batched OpportunityContactRole follow-up.
+
+        ``roles`` caches the roles read for earlier pages of the same operation: an Opportunity
+        met again on a later page costs no new query.
+        """
+        wanted = [i for i in opportunity_ids(records) if i not in roles]
         rows: list[Record] = []
-        for batch in _chunks(opportunity_ids(records), IN_BATCH):
+        for batch in _chunks(wanted, IN_BATCH):
             for page in self._pages(roles_query(batch)):
                 rows.extend(page)
-        return to_roles(rows)
-
-    def _meetings(self, records: Sequence[Record]) -> list[Meeting]:
-        """A page of Event rows as Meetings, with one IN-batched OpportunityContactRole follow-up."""
-        roles = self._roles(records)
+        roles.update(dict.fromkeys(wanted, ()))
+        roles.update(to_roles(rows))
         return [to_meeting(r, self._fields, roles) for r in records]
 
     def meetings_between(self, start_at: datetime, end_at: datetime) -> Iterator[Meeting]:
@@ -262,15 +266,16 @@ class SalesforceCrm:
         Timed events are selected by StartDateTime; all-day events by ActivityDate, for every date
         that begins inside the window in some zone (``soql.all_day_dates``), so a caller sees an
         all-day event in each window that touches its date and dedupes by key. Child copies and
-        series masters are excluded. Cost: one call per page of events plus one per page for the
-        OpportunityContactRoles (per 400 distinct Opportunities), whatever the number of meetings.
+        series masters are excluded. Cost: one call per page of events, plus one per page for the
+        OpportunityContactRoles of Opportunities not met on earlier pages (per 400 of them).
 
         Raises:
             CrmAuthError, CrmQueryError, CrmUnavailableError.
         """
         _aware(start_at, end_at)
+        roles: Roles = {}
         for records in self._pages(window_query(self._fields, start_at, end_at)):
-            yield from self._meetings(records)
+            yield from self._meetings(records, roles)
 
     def meetings_by_id(self, event_ids: Sequence[str]) -> dict[str, Meeting]:
         """Re-read these Events (400 Ids per query); deleted or missing ones are absent.
@@ -281,9 +286,10 @@ class SalesforceCrm:
             CrmAuthError, CrmQueryError, CrmUnavailableError.
         """
         found: dict[str, Meeting] = {}
+        roles: Roles = {}
         for batch in _chunks(list(dict.fromkeys(event_ids)), IN_BATCH):
             for records in self._pages(by_id_query(self._fields, batch)):
-                found.update((m.event_id, m) for m in self._meetings(records))
+                found.update((m.event_id, m) for m in self._meetings(records, roles))
         return found
 
     def changes_since(self, watermark: datetime, until: datetime) -> Changes:
@@ -305,13 +311,14 @@ class SalesforceCrm:
         meetings: list[Meeting] = []
         deleted: list[str] = []
         newest = watermark
+        roles: Roles = {}
         for records in self._pages(
             changes_query(self._fields, watermark - self._overlap, until), include_deleted=True
         ):
             fresh = [r for r in records if self._unseen(r, watermark)]
             newest = max([newest, *(self._modstamp(r) for r in records)])
             deleted.extend(str(r["Id"]) for r in fresh if r.get("IsDeleted"))
-            meetings.extend(self._meetings([r for r in fresh if not r.get("IsDeleted")]))
+            meetings.extend(self._meetings([r for r in fresh if not r.get("IsDeleted")], roles))
             self._seen.update((str(r["Id"]), self._version(r)) for r in fresh)
         horizon = newest - self._overlap
         self._seen = {k: v for k, v in self._seen.items() if v[0] >= horizon}

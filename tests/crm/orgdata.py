@@ -135,6 +135,24 @@ def generated_events(n: int, *, start: datetime = DAY, prefix: str = "g") -> lis
     return out
 
 
+def deal_per_meeting(n: int) -> dict[str, Any]:
+    """The worst case for the role follow-ups: ``n`` meetings, each on its own Opportunity."""
+    deals = [
+        {
+            "$key": f"d{i}",
+            "Name": f"Deal {i}",
+            "AccountId": "@farm",
+            "StageName": "Prospecting",
+            "CloseDate": "2027-01-31",
+        }
+        for i in range(n)
+    ]
+    events = generated_events(n)
+    for i, record in enumerate(events):
+        record["WhoId"], record["WhatId"] = "@farmer", f"@d{i}"
+    return org_with(events, Opportunity=deals)
+
+
 def org_with(events: list[dict[str, Any]], **extra: list[dict[str, Any]]) -> dict[str, Any]:
     """The base org plus these Events (and other records by object name)."""
     seed = base_org()
