@@ -42,14 +42,17 @@ def open_store(
     apps: list[dict[str, Any]] = json.loads(apps_path.read_text()) if apps_path.exists() else []
     fresh = store.count("User") == 0
     keys: dict[str, str] = {}
+    seeds = list(seeds)
+    if not fresh:
+        if seeds:
+            log.info("state folder already holds an org: seeds (records and $apps) not loaded again")
+        return store, apps
     for seed in seeds:
         data = dict(seed)
         new_apps = [dict(a) for a in data.pop("$apps", [])]
-        if fresh:
-            keys.update(store.load_seed(data) or {})
-        apps += new_apps
-    if not fresh and seeds:
-        log.info("state folder already holds an org: seed records not loaded again")
+        keys.update(store.load_seed(data) or {})
+        known = {a.get("consumer_key") for a in new_apps}
+        apps = [a for a in apps if a.get("consumer_key") not in known] + new_apps
     for cfg in apps:
         run_as = str(cfg.get("run_as") or "")
         if run_as.startswith("@") and run_as[1:] in keys:

@@ -72,7 +72,8 @@ def test_jwt_signed_by_another_key_is_refused(sandbox: SandboxHandle) -> None:
 
 
 def test_jwt_for_an_unknown_user_is_refused(sandbox: SandboxHandle) -> None:
-    with pytest.raises(SalesforceAuthenticationFailed):
+    # simple-salesforce warns about self-authorisation on "user hasn't approved this consumer".
+    with pytest.raises(SalesforceAuthenticationFailed), pytest.warns(UserWarning):
         _jwt_client(sandbox, username="nobody@example.com")
 
 
@@ -130,3 +131,18 @@ def test_client_credentials_with_a_wrong_secret_is_refused(sandbox: SandboxHandl
 def test_token_endpoint_is_not_counted(sandbox: SandboxHandle) -> None:
     _jwt_client(sandbox)
     assert sandbox.api_calls.used == 0
+
+
+def test_apps_survive_a_restart_of_the_state_folder(
+    sandbox_factory: Any, sandbox_seed: Any, tmp_path: Any
+) -> None:
+    sandbox_factory(seed_data=sandbox_seed, state_dir=tmp_path).stop()
+    again = sandbox_factory(state_dir=tmp_path)
+    sf = Salesforce(
+        consumer_key="cc-app",
+        consumer_secret="s3cret",
+        domain="acme.my",
+        session=_session(again, "acme.my.salesforce.com"),
+        version="62.0",
+    )
+    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 1
