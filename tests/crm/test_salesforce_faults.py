@@ -173,3 +173,17 @@ def test_an_untrusted_certificate_is_a_retryable_tls_failure(sandbox: Any, crm_f
             read(crm)
     finally:
         crm.close()
+
+
+def test_a_slow_answer_times_out_and_is_retried(sandbox: Any, crm_for: Factory, sleeps: list[float]) -> None:
+    sandbox.faults.add("query", "slow", delay=1.5, times=1)
+    crm = crm_for(sandbox, timeout=0.5)
+    assert read(crm) == 5
+    assert crm.calls_made == 3 and len(sleeps) == 1  # a timed-out read is safe to send again
+
+
+def test_api_usage_comes_from_the_limit_info_header(sandbox: Any, crm_for: Factory) -> None:
+    crm = crm_for(sandbox)
+    assert crm.api_usage is None
+    read(crm)
+    assert crm.api_usage == (sandbox.api_calls.used, sandbox.api_calls.daily_max)

@@ -128,3 +128,26 @@ def test_a_note_whose_link_fails_is_reported_with_its_id(sandbox: Any, crm_for: 
     )
     assert results[0].id is not None and not results[0].ok and results[0].error_code
     assert count(sandbox, "SELECT Id FROM ContentNote") == 1
+
+
+def test_a_locked_link_subrequest_is_repaired_without_creating_the_notes_again(
+    sandbox: Any, crm_for: Factory
+) -> None:
+    x = ids(sandbox)
+    crm = crm_for(sandbox)
+    sandbox.faults.add("composite", "lock_record", record=1)  # subrequest 1: the links
+    results = crm.save_notes([NoteRecord(f"n{i}", note_html("x"), x["deal"], ref=str(i)) for i in range(2)])
+    assert [r.ok for r in results] == [True, True]
+    assert crm.calls_made == 2  # the composite call, then one collection call for the two links
+    assert count(sandbox, "SELECT Id FROM ContentNote") == 2
+    assert count(sandbox, f"SELECT Id FROM ContentDocumentLink WHERE LinkedEntityId = '{x['deal']}'") == 2
+
+
+def test_locked_notes_are_sent_again_alone(sandbox: Any, crm_for: Factory, sleeps: list[float]) -> None:
+    x = ids(sandbox)
+    crm = crm_for(sandbox)
+    sandbox.faults.add("composite", "lock_record", record=0)  # subrequest 0: the notes themselves
+    results = crm.save_notes([NoteRecord(f"n{i}", note_html("x"), x["deal"], ref=str(i)) for i in range(3)])
+    assert [r.ok for r in results] == [True, True, True] and len(sleeps) == 1
+    assert crm.calls_made == 2
+    assert count(sandbox, "SELECT Id FROM ContentNote") == 3
