@@ -342,7 +342,7 @@ class Store:
             SfApiError: 400 MALFORMED_QUERY / INVALID_FIELD / INVALID_TYPE / ...
         """
         with self._lock:
-            ctx = Ctx(self.schema, soql, self.now(), self.tz, include_deleted)
+            ctx = Ctx(self.schema, soql, self.now(), self.tz, include_deleted, self.name_email_for_contacts)
             compiled = compile_query(parse(soql), ctx)
             return self._reader.open_cursor(compiled, api_version, include_deleted)
 

@@ -11,6 +11,7 @@ from prepbot.sandbox.errors import SfApiError
 from prepbot.sandbox.ids import type_of_id
 from prepbot.sandbox.schema import FieldDef, ObjectDef
 from prepbot.sandbox.soql.plan import ChildSel, CompiledQuery, ParentSel, Projection
+from prepbot.sandbox.soql.where import name_field_def
 from prepbot.sandbox.values import to_wire
 
 if TYPE_CHECKING:
@@ -250,10 +251,8 @@ class Reader:
     def _name_value(self, target: ObjectDef, row: Row, fname: str) -> Any:
         if fname == "Type":
             return target.name
-        if fname == "Email" and target.name in ("Contact", "Lead") and not self.store.name_email_for_contacts:
-            return None
-        f = target.field(fname)
-        if f is None or not f.stored:
+        f = name_field_def(target, fname, self.store.name_email_for_contacts)
+        if f is None:
             return None
         return to_wire(f, row[f.name])
 

@@ -270,7 +270,11 @@ class Compiler:
         options, found = [], None
         for type_name in ref.refs:
             target = self.ctx.schema.get(type_name)
-            f = name_field_def(target, fname) if target is not None else None
+            f = (
+                name_field_def(target, fname, self.ctx.name_email_for_contacts)
+                if target is not None
+                else None
+            )
             if target is None or f is None:
                 continue
             found = found or f

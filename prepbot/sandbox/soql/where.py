@@ -41,8 +41,14 @@ def name_field(name: str) -> str | None:
     return next((f for f in NAME_FIELDS if f.lower() == name.lower()), None)
 
 
-def name_field_def(target: ObjectDef, fname: str) -> FieldDef | None:
-    """The column behind Name-object field ``fname`` on a concrete type (None when it has none)."""
+def name_field_def(target: ObjectDef, fname: str, email_for_contacts: bool) -> FieldDef | None:
+    """The column behind Name-object field ``fname`` on a concrete type (None when it has none).
+
+    ``Name.Email`` is documented as the email of a user, so for Contacts and Leads it is null unless
+    the store was built with ``name_email_for_contacts=True``.
+    """
+    if fname == "Email" and target.name in ("Contact", "Lead") and not email_for_contacts:
+        return None
     f = target.field(fname)
     return f if f is not None and f.stored and fname != "Type" else None
 
@@ -56,6 +62,7 @@ class Ctx:
     now: datetime
     tz: ZoneInfo
     include_deleted: bool
+    name_email_for_contacts: bool = False
 
     def error(self, code: str, node: Any, detail: str) -> SfApiError:
         return located_error(code, self.soql, node.line, node.column, detail)
@@ -151,7 +158,7 @@ class WhereCompiler:
             target = self.ctx.schema.get(type_name)
             if target is None:
                 continue
-            f = name_field_def(target, fname)
+            f = name_field_def(target, fname, self.ctx.name_email_for_contacts)
             prefix = KEY_PREFIXES[target.name]
             if f is None:
                 if null_true:
