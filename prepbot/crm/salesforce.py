@@ -25,16 +25,8 @@ from prepbot.crm.sf_errors import (
     may_retry,
     surely_unsent,
 )
-from prepbot.crm.sf_notes import NoteWriter
 from prepbot.crm.sf_records import opportunity_ids, parse_datetime, to_meeting, to_roles
-from prepbot.crm.sf_writes import (
-    COLLECTION_MAX,
-    RawResult,
-    failed_result,
-    is_locked,
-    task_body,
-    to_write_result,
-)
+from prepbot.crm.sf_writer import Writer
 from prepbot.crm.soql import (
     IN_BATCH,
     FieldMapping,
@@ -118,7 +110,7 @@ class SalesforceCrm:
         self._seen: dict[str, tuple[datetime, str]] = {}  # Id -> (SystemModstamp, row digest) reported
         self.calls_made = 0
         self.tokens_minted = 0
-        self._notes = NoteWriter(self)
+        self._writer = Writer(self)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -361,32 +353,6 @@ class SalesforceCrm:
 
     # ------------------------------------------------------------------ write path
 
-    def save_collection(self, method: str, records: Sequence[dict[str, Any]]) -> list[RawResult]:
-        """One sObject Collections request (<= 200 records); locked records alone are sent again.
-
-        Raises:
-            CrmAuthError, CrmQueryError, CrmUnavailableError: the first request failed as a whole.
-        """
-        results: list[RawResult] = [{} for _ in records]
-        pending = list(range(len(records)))
-        for attempt in range(self._max_retries + 1):
-            body = {"allOrNone": False, "records": [records[i] for i in pending]}
-            try:
-                raw = self.restful("composite/sobjects", method, body, idempotent=method != "POST")
-            except CrmError:
-                if attempt == 0:
-                    raise
-                break  # the locked records keep their UNABLE_TO_LOCK_ROW result
-            if not isinstance(raw, list) or len(raw) != len(pending):
-                raise CrmUnavailableError("Salesforce composite/sobjects: unexpected response shape")
-            for index, result in zip(pending, raw, strict=True):
-                results[index] = result
-            pending = [i for i in pending if is_locked(results[i])]
-            if not pending or attempt == self._max_retries:
-                break
-            self.backoff(attempt)
-        return results
-
     def create_tasks(self, tasks: Sequence[TaskRecord]) -> list[WriteResult]:
         """Create Tasks in sObject Collections of 200; one WriteResult per task, in order.
 
@@ -396,25 +362,15 @@ class SalesforceCrm:
         Raises:
             CrmAuthError, CrmQueryError, CrmUnavailableError: the first chunk failed (nothing written).
         """
-        results: list[WriteResult] = []
-        for chunk in _chunks(tasks, COLLECTION_MAX):
-            try:
-                raw = self.save_collection("POST", [task_body(t) for t in chunk])
-            except CrmError as exc:
-                if not results:
-                    raise
-                rest = tasks[len(results) :]
-                results.extend(
-                    failed_result(t.ref, exc.error_code, str(exc), retryable=exc.retryable) for t in rest
-                )
-                break
-            results.extend(to_write_result(t.ref, r) for t, r in zip(chunk, raw, strict=True))
-        return results
+        return self._writer.create_tasks(tasks)
 
     def save_notes(self, notes: Sequence[NoteRecord]) -> list[WriteResult]:
         """Create (ContentNote + ContentDocumentLink in one composite call per 200) or update notes.
 
+        A note whose link failed is linked again on its own (never created twice); if that fails
+        too, its result carries the note's Id and the link's error.
+
         Raises:
             CrmAuthError, CrmQueryError, CrmUnavailableError: the first chunk failed (nothing written).
         """
-        return self._notes.save(notes)
+        return self._writer.save_notes(notes)

@@ -1,4 +1,4 @@
-"""Prep notes: ContentNote + ContentDocumentLink in one composite call per 200 notes, updates in place."""
+"""The write path: Tasks in sObject Collections of 200; notes with their links in one composite call."""
 
 from __future__ import annotations
 
@@ -15,16 +15,17 @@ from prepbot.crm.sf_writes import (
     link_body,
     notes_composite,
     subresults,
+    task_body,
     to_write_result,
 )
-from prepbot.domain import NoteRecord, WriteResult
-from prepbot.errors import CrmError
+from prepbot.domain import NoteRecord, TaskRecord, WriteResult
+from prepbot.errors import CrmError, CrmUnavailableError
 
 log = logging.getLogger(__name__)
 
 
 class _Caller(Protocol):
-    """The parts of SalesforceCrm the note writer uses (its call policy and collection helper)."""
+    """The parts of SalesforceCrm the writer uses: its call policy (refresh, retries, limit back-off)."""
 
     @property
     def api_version(self) -> str: ...
@@ -34,18 +35,57 @@ class _Caller(Protocol):
 
     def restful(self, path: str, method: str, body: Any, *, idempotent: bool) -> Any: ...
 
-    def save_collection(self, method: str, records: Sequence[dict[str, Any]]) -> list[RawResult]: ...
-
     def backoff(self, attempt: int) -> None: ...
 
 
-class NoteWriter:
-    """Writes NoteRecords through one ``composite`` call per chunk, retrying locked records alone."""
+class Writer:
+    """Batched writes with per-record results; locked records (UNABLE_TO_LOCK_ROW) are sent again alone."""
 
     def __init__(self, crm: _Caller) -> None:
         self._crm = crm
 
-    def save(self, notes: Sequence[NoteRecord]) -> list[WriteResult]:
+    def save_collection(self, method: str, records: Sequence[dict[str, Any]]) -> list[RawResult]:
+        """One sObject Collections request (<= 200 records), then the locked records again, alone.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError: the first request failed as a whole.
+        """
+        results: list[RawResult] = [{} for _ in records]
+        pending = list(range(len(records)))
+        for attempt in range(self._crm.max_retries + 1):
+            body = {"allOrNone": False, "records": [records[i] for i in pending]}
+            try:
+                raw = self._crm.restful("composite/sobjects", method, body, idempotent=method != "POST")
+            except CrmError:
+                if attempt == 0:
+                    raise
+                break  # the locked records keep their UNABLE_TO_LOCK_ROW result
+            if not isinstance(raw, list) or len(raw) != len(pending):
+                raise CrmUnavailableError("Salesforce composite/sobjects: unexpected response shape")
+            for index, result in zip(pending, raw, strict=True):
+                results[index] = result
+            pending = [i for i in pending if is_locked(results[i])]
+            if not pending or attempt == self._crm.max_retries:
+                break
+            self._crm.backoff(attempt)
+        return results
+
+    def create_tasks(self, tasks: Sequence[TaskRecord]) -> list[WriteResult]:
+        """One WriteResult per task, in order (see ``SalesforceCrm.create_tasks``)."""
+        results: list[WriteResult] = []
+        for start in range(0, len(tasks), COLLECTION_MAX):
+            chunk = tasks[start : start + COLLECTION_MAX]
+            try:
+                raw = self.save_collection("POST", [task_body(t) for t in chunk])
+            except CrmError as exc:
+                if not results:
+                    raise
+                results.extend(_failed(t.ref, exc) for t in tasks[start:])
+                break
+            results.extend(to_write_result(t.ref, r) for t, r in zip(chunk, raw, strict=True))
+        return results
+
+    def save_notes(self, notes: Sequence[NoteRecord]) -> list[WriteResult]:
         """One WriteResult per note, in order (see ``SalesforceCrm.save_notes``)."""
         results: list[WriteResult] = []
         for start in range(0, len(notes), COLLECTION_MAX):
@@ -55,10 +95,7 @@ class NoteWriter:
             except CrmError as exc:
                 if not results:
                     raise
-                rest = notes[len(results) :]
-                results.extend(
-                    failed_result(n.ref, exc.error_code, str(exc), retryable=exc.retryable) for n in rest
-                )
+                results.extend(_failed(n.ref, exc) for n in notes[start:])
                 break
         return results
 
@@ -125,7 +162,7 @@ class NoteWriter:
         indexes = sorted(unlinked)
         records = [link_body(unlinked[i], chunk[i].linked_entity_id) for i in indexes]
         try:
-            raw = self._crm.save_collection("POST", records)
+            raw = self.save_collection("POST", records)
         except CrmError as exc:
             raw = [{"success": False, "errors": [{"statusCode": exc.error_code or "REQUEST_FAILED"}]}] * len(
                 records
@@ -142,3 +179,7 @@ class NoteWriter:
                 message=f"note saved but not linked to {chunk[i].linked_entity_id}: {message}",
                 retryable=code == "UNABLE_TO_LOCK_ROW",
             )
+
+
+def _failed(ref: str, exc: CrmError) -> WriteResult:
+    return failed_result(ref, exc.error_code, str(exc), retryable=exc.retryable)
