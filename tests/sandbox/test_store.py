@@ -323,3 +323,24 @@ def test_running_user_defaults_when_no_user_was_seeded(store: Store) -> None:
     now = datetime.now(UTC)
     store.set_clock(None)
     assert abs(store.now() - now) < timedelta(minutes=1)
+
+
+def test_concurrent_writers_and_readers_share_one_store(store: Store) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(20):
+                store.create("Contact", {"LastName": f"T{n}-{i}"})
+                store.query("SELECT Id FROM Contact", include_deleted=False, api_version=V).fetch(0, 50)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == [] and store.count("Contact") == 80
