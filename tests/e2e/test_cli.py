@@ -1,0 +1,76 @@
+"""The command line itself: exit codes, clear errors, the daemon's clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from prepbot.cli import EXIT_CONFIG, app
+from tests.e2e.conftest import contact, event
+
+
+def test_config_check_names_each_bad_key_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[salesforce]\nauth = "password"\ninstance_url = "http://x"\n[smtp]\nprot = 25\n')
+    result = CliRunner().invoke(app, ["config", "check", "--config", str(bad)])
+    assert result.exit_code == EXIT_CONFIG
+    assert "salesforce.auth" in result.output and "smtp.prot" in result.output
+
+
+def test_config_check_accepts_a_sandbox_config(prepbot_org: Any) -> None:
+    bot = prepbot_org([], [])
+    result = bot.cli("config", "check")
+    assert result.exit_code == 0 and "OK" in result.output
+
+
+def test_tick_refuses_a_now_without_an_offset(prepbot_org: Any) -> None:
+    bot = prepbot_org([], [])
+    result = bot.cli("tick", "--now", "2026-12-01T09:00")
+    assert result.exit_code == 2 and "offset" in result.output
+
+
+def test_log_filters_by_status_and_refuses_an_unknown_one(prepbot_org: Any) -> None:
+    bot = prepbot_org(
+        [contact("a", "Ann", "A", None, "Europe/Amsterdam", "en")], [event("a", "2026-12-02T13:00:00Z")]
+    )
+    bot.tick("2026-12-01T09:00:00Z")
+    assert bot.cli("log", "--status", "skipped", "--json").output.count("no_address") == 1
+    assert bot.cli("log", "--status", "planned", "--json").output.strip() == ""
+    assert bot.cli("log", "--status", "bogus").exit_code == 2
+
+
+def test_the_daemon_runs_cycles_and_stops_cleanly_on_sigterm(prepbot_org: Any) -> None:
+    bot = prepbot_org(
+        [contact("a", "Ann", "A", "ann@a.test", "Europe/Amsterdam", "en")],
+        [event("a", "2030-12-02T13:00:00Z")],
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prepbot", "run", "--config", str(bot.config)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.stderr is not None:
+            lines.append(proc.stderr.readline())
+            text = "".join(lines)
+            if "sync meetings 1" in text and "dispatch meetings" in text:
+                break
+        assert "sync meetings 1, planned 1" in "".join(lines), "".join(lines)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
