@@ -1,12 +1,10 @@
-"""ContentNote bodies: text -> the HTML subset Salesforce accepts in ``ContentNote.Content`` (brief §1.10).
-
-Field reports (KB 000232870; D. Reed, "Importing Notes in Salesforce") give the working rules:
-escape ``& < > " '`` with ``'`` as ``&#39;`` (``&apos;`` fails), never named entities for non-ASCII
-(``&eacute;`` fails; send UTF-8), no raw line breaks (use ``<br>``/``<p>``), no control characters.
-"""
+"""ContentNote bodies: text -> the HTML subset Salesforce accepts in ``ContentNote.Content`` (brief §1.10)."""
 
 from __future__ import annotations
 
+# Field reports (KB 000232870; D. Reed, "Importing Notes in Salesforce") give the working rules:
+# escape ``& < > " '`` with ``'`` as ``&#39;`` (``&apos;`` fails), never named entities for non-ASCII
+# (``&eacute;`` fails; send UTF-8), no raw line breaks (use ``<br>``/``<p>``), no control characters.
 import base64
 import re
 from collections.abc import Iterable

@@ -1,12 +1,10 @@
-"""How prepbot reaches an org: the HTTPS session (CA bundle, timeouts) and the three auth kinds.
-
-simple-salesforce builds its login URLs as ``https://{domain}.salesforce.com`` (brief §3.1), which
-can reach neither a My Domain with a custom host nor the sandbox. So the OAuth token is minted
-here with one small POST, and simple-salesforce is then given ``session_id`` + ``instance_url``.
-"""
+"""How prepbot reaches an org: the HTTPS session (CA bundle, timeouts) and the three auth kinds."""
 
 from __future__ import annotations
 
+# simple-salesforce builds its login URLs as ``https://{domain}.salesforce.com`` (brief §3.1), which
+# can reach neither a My Domain with a custom host nor the sandbox. So the OAuth token is minted
+# here with one small POST, and simple-salesforce is then given ``session_id`` + ``instance_url``.
 import logging
 import time
 from dataclasses import dataclass, field

@@ -1,13 +1,11 @@
-"""SOQL for the read path: the field mapping and the Event/OpportunityContactRole query templates.
-
-Queries are returned as ``Soql(template, args)``: the template holds ``{}`` placeholders for
-literals, which ``prepbot.crm.salesforce`` fills with simple-salesforce's ``format_soql`` (the
-only module importing simple_salesforce). Field names never go through a placeholder; they are
-checked against ``FIELD_NAME`` so that no mapped name can inject SOQL.
-"""
+"""SOQL for the read path: the field mapping and the Event/OpportunityContactRole query templates."""
 
 from __future__ import annotations
 
+# Queries are returned as ``Soql(template, args)``: the template holds ``{}`` placeholders for
+# literals, which ``prepbot.crm.salesforce`` fills with simple-salesforce's ``format_soql`` (the
+# only module importing simple_salesforce). Field names never go through a placeholder; they are
+# checked against ``FIELD_NAME`` so that no mapped name can inject SOQL.
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
