@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import certifi
 import jwt
@@ -37,8 +38,10 @@ class JwtAuth:
     """OAuth 2.0 JWT bearer flow (production default): a signed assertion, no stored password.
 
     ``login_url`` is where the token is minted (``https://login.salesforce.com``, a My Domain URL,
-    or the sandbox's instance URL); ``audience`` is the ``aud`` claim (``https://login.salesforce.com``
-    or ``https://test.salesforce.com``). Give the key as PEM text or as a file path.
+    or the sandbox's instance URL); ``audience`` is the ``aud`` claim. None derives it from
+    ``login_url``: ``https://test.salesforce.com`` for Salesforce sandboxes (``test.salesforce.com``,
+    ``*.sandbox.my.salesforce.com``), else ``https://login.salesforce.com`` (Salesforce's JWT doc).
+    Give the key as PEM text or as a file path.
     """
 
     username: str
@@ -46,7 +49,15 @@ class JwtAuth:
     private_key_pem: str | None = field(default=None, repr=False)
     private_key_file: str | None = None
     login_url: str = "https://login.salesforce.com"
-    audience: str = "https://login.salesforce.com"
+    audience: str | None = None
+
+    def claim_audience(self) -> str:
+        """The ``aud`` claim to sign."""
+        if self.audience:
+            return self.audience
+        host = (urlsplit(self.login_url).hostname or "").lower()
+        sandbox = host == "test.salesforce.com" or host.endswith(".sandbox.my.salesforce.com")
+        return "https://test.salesforce.com" if sandbox else "https://login.salesforce.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +121,7 @@ def _token_request(auth: JwtAuth | ClientCredentialsAuth) -> tuple[dict[str, str
         claims = {
             "iss": auth.consumer_key,
             "sub": auth.username,
-            "aud": auth.audience,
+            "aud": auth.claim_audience(),
             "exp": int(time.time()) + JWT_LIFETIME_S,
         }
         try:

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from prepbot.crm.note_html import clean_title, encode_note, escape_note_text, note_html
+from prepbot.crm.sf_auth import JwtAuth
 from prepbot.crm.sf_errors import error_for_exception, error_for_status, may_retry
 from prepbot.crm.sf_records import to_meeting
 from prepbot.crm.sf_writes import subresults, task_body
@@ -122,3 +123,17 @@ def test_a_task_body_is_truncated_to_the_description_limit() -> None:
     task = TaskRecord("Email: hi", "x" * 40_000, "005A", None, "006A", date(2026, 11, 28))
     body = task_body(task)
     assert len(body["Description"]) == 32_000 and "WhoId" not in body and body["WhatId"] == "006A"
+
+
+@pytest.mark.parametrize(
+    ("login_url", "aud"),
+    [
+        ("https://login.salesforce.com", "https://login.salesforce.com"),
+        ("https://acme.my.salesforce.com", "https://login.salesforce.com"),
+        ("https://test.salesforce.com", "https://test.salesforce.com"),
+        ("https://acme--uat.sandbox.my.salesforce.com", "https://test.salesforce.com"),
+    ],
+)
+def test_the_jwt_audience_follows_production_or_sandbox_login(login_url: str, aud: str) -> None:
+    assert JwtAuth("u", "k", private_key_pem="x", login_url=login_url).claim_audience() == aud
+    assert "secret-pem" not in repr(JwtAuth("u", "k", private_key_pem="secret-pem"))
