@@ -124,7 +124,10 @@ def _log_activity(app: SandboxApp, email: dict[str, Any]) -> None:
         if ids.type_of_id(str(email["recipientId"] or "")) in ("Contact", "Lead")
         else None
     )
-    what = email["relatedRecordId"]
+    # Only what the sandbox's What fields accept; other related records are not logged on a What.
+    related = email["relatedRecordId"]
+    what = related if ids.type_of_id(str(related or "")) in ("Account", "Opportunity") else None
+    related_to = what
     if who and ids.type_of_id(who) == "Lead":
         what = None  # a Lead Who forbids a What (salesforce-api.md §1.5)
     task: dict[str, Any] = {
@@ -147,13 +150,25 @@ def _log_activity(app: SandboxApp, email: dict[str, Any]) -> None:
         "CcAddress": "; ".join(email["cc"]) or None,
         "BccAddress": "; ".join(email["bcc"]) or None,
         "MessageDate": now.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-        "RelatedToId": email["relatedRecordId"],
+        "RelatedToId": related_to,
+        "FromAddress": _sender_address(app, email),
         "HtmlBody" if email["html"] else "TextBody": email["body"],
         "ActivityId": email["taskId"],
     }
     email["emailMessageId"] = app.store.create(
         "EmailMessage", {k: v for k, v in message.items() if v is not None}
     )
+
+
+def _sender_address(app: SandboxApp, email: dict[str, Any]) -> str | None:
+    """The org-wide address when given, else the running user's email."""
+    if email["senderAddress"]:
+        return str(email["senderAddress"])
+    user_id = app.store.running_user_id
+    if not user_id:
+        return None
+    user = app.store.retrieve("User", user_id, fields=["Email"], api_version="62.0")
+    return str(user["Email"]) if user.get("Email") else None
 
 
 def _send(app: SandboxApp, call: Call, inp: Any) -> dict[str, Any]:

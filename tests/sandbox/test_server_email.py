@@ -76,8 +76,14 @@ def test_email_simple_with_log_email_on_send_records_and_logs(sandbox: SandboxHa
     assert [(t["Subject"], t["TaskSubtype"], t["Status"], t["WhoId"], t["WhatId"]) for t in tasks] == [
         ("Email: Tot morgen", "Email", "Completed", contact, deal)
     ]
-    messages = sf.query("SELECT Subject, Status, RelatedToId FROM EmailMessage")["records"]
+    messages = sf.query("SELECT Subject, Status, RelatedToId, FromAddress, ToAddress FROM EmailMessage")[
+        "records"
+    ]
     assert [(m["Subject"], m["Status"], m["RelatedToId"]) for m in messages] == [("Tot morgen", "3", deal)]
+    assert (messages[0]["FromAddress"], messages[0]["ToAddress"]) == (
+        RUNNING_USER["Email"],
+        "jan@hoeve.example",
+    )
     assert sf.limits()["SingleEmail"]["Remaining"] == before - 1
 
 
