@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def test_log_filters_by_status_and_refuses_an_unknown_one(prepbot_org: Any) -> N
 def test_the_daemon_runs_cycles_and_stops_cleanly_on_sigterm(prepbot_org: Any) -> None:
     bot = prepbot_org(
         [contact("a", "Ann", "A", "ann@a.test", "Europe/Amsterdam", "en")],
-        [event("a", "2030-12-02T13:00:00Z")],
+        [event("a", (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))],
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(

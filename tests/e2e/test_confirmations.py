@@ -177,4 +177,4 @@ def test_cyrillic_and_accented_names_arrive_intact(prepbot_org: Any) -> None:
     assert names == sorted(["Ольга Смирнова", "Zoë Müller-Lüdenscheidt"])
     russian = next(m for m in bot.messages() if "zerno" in str(m["To"]))
     assert "Ольга" in russian.get_body(("plain",)).get_content()
-    assert "Anouk de Vries" == russian["From"].addresses[0].display_name
+    assert russian["From"].addresses[0].display_name == "Anouk de Vries"
