@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import requests
 from simple_salesforce.api import Salesforce
@@ -25,7 +24,7 @@ from prepbot.crm.sf_errors import (
     may_retry,
     surely_unsent,
 )
-from prepbot.crm.sf_records import opportunity_ids, parse_datetime, to_meeting, to_roles
+from prepbot.crm.sf_records import SeenRows, modstamp, opportunity_ids, to_meeting, to_roles
 from prepbot.crm.sf_writer import Writer
 from prepbot.crm.soql import (
     IN_BATCH,
@@ -47,6 +46,7 @@ T = TypeVar("T")
 Record = Mapping[str, Any]
 Roles = dict[str, tuple[ContactRole, ...]]
 BACKOFF_CAP_S = 30.0
+COMPOSITE_QUERIES = 5  # query subrequests allowed in one composite call (brief §2.7)
 CONFIG_KEYS = {"event_no_show_field": "event_no_show"}  # FieldMapping name -> config key (config.py)
 
 
@@ -95,7 +95,7 @@ class SalesforceCrm:
         self._auth = auth
         self._api_version = api_version
         self._session = build_session(ca_bundle=ca_bundle, timeout=timeout)
-        self._page_size = page_size
+        self._batch = {"Sforce-Query-Options": f"batchSize={page_size}"}
         self._fields = fields
         self._max_retries = max_retries
         self._backoff_base = backoff_base
@@ -107,7 +107,7 @@ class SalesforceCrm:
         self._sf: Salesforce | None = None
         self._blocked_until: float | None = None
         self._usage: tuple[int, int] | None = None
-        self._seen: dict[str, tuple[datetime, str]] = {}  # Id -> (SystemModstamp, row digest) reported
+        self._seen = SeenRows()
         self.calls_made = 0
         self.tokens_minted = 0
         self._writer = Writer(self)
@@ -220,18 +220,48 @@ class SalesforceCrm:
     def _pages(self, soql: Soql, *, include_deleted: bool = False) -> Iterator[list[Record]]:
         """Stream a query page by page (``batchSize`` = page_size), each page one retried call."""
         query = format_soql(soql.template, *soql.args)
-        headers = {"Sforce-Query-Options": f"batchSize={self._page_size}"}
         name = "queryAll" if include_deleted else "query"
-        page = self.call(name, lambda sf: sf.query(query, include_deleted=include_deleted, headers=headers))
+        page = self.call(
+            name, lambda sf: sf.query(query, include_deleted=include_deleted, headers=self._batch)
+        )
+        yield from self._rest_of(name, page)
+
+    def _rest_of(self, name: str, page: Mapping[str, Any]) -> Iterator[list[Record]]:
+        """This page's records, then the following pages through ``nextRecordsUrl``."""
         while True:
             yield list(page.get("records") or [])
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
                 return
-            page = self._query_more(name, str(next_url), headers)
+            page = self._query_more(name, str(next_url))
 
-    def _query_more(self, name: str, url: str, headers: dict[str, str]) -> Any:
-        return self.call(name, lambda sf: sf.query_more(url, identifier_is_url=True, headers=headers))
+    def _query_more(self, name: str, url: str) -> Any:
+        return self.call(name, lambda sf: sf.query_more(url, identifier_is_url=True, headers=self._batch))
+
+    def _role_rows(self, opportunity_ids: Sequence[str]) -> list[Record]:
+        """OpportunityContactRoles of these Opportunities: one query for up to 400; for more, one
+        composite call carrying up to five such queries (it counts as one API call, and keeps each
+        query's URL as short as the plain GET's)."""
+        if len(opportunity_ids) <= IN_BATCH:
+            return [row for page in self._pages(roles_query(opportunity_ids)) for row in page]
+        rows: list[Record] = []
+        for group in _chunks(opportunity_ids, IN_BATCH * COMPOSITE_QUERIES):
+            subs = [
+                {"method": "GET", "referenceId": f"roles{k}", "url": self._query_url(roles_query(batch))}
+                for k, batch in enumerate(_chunks(group, IN_BATCH))
+            ]
+            body = {"allOrNone": False, "compositeRequest": subs}
+            for entry in self.restful("composite", "POST", body, idempotent=True)["compositeResponse"]:
+                status, page = int(entry.get("httpStatusCode") or 500), entry.get("body")
+                if status >= 300 or not isinstance(page, Mapping):
+                    raise error_for_status(status, page, resource="composite query")
+                rows.extend(row for records in self._rest_of("query", page) for row in records)
+        return rows
+
+    def _query_url(self, soql: Soql) -> str:
+        return f"/services/data/v{self._api_version}/query?" + urlencode(
+            {"q": format_soql(soql.template, *soql.args)}
+        )
 
     def restful(self, path: str, method: str, body: Any, *, idempotent: bool) -> Any:
         """One REST call (``composite``, ``composite/sobjects``) under the retry and refresh policy."""
@@ -244,10 +274,7 @@ class SalesforceCrm:
         met again on a later page costs no new query.
         """
         wanted = [i for i in opportunity_ids(records) if i not in roles]
-        rows: list[Record] = []
-        for batch in _chunks(wanted, IN_BATCH):
-            for page in self._pages(roles_query(batch)):
-                rows.extend(page)
+        rows = self._role_rows(wanted) if wanted else []
         roles.update(dict.fromkeys(wanted, ()))
         roles.update(to_roles(rows))
         return [to_meeting(r, self._fields, roles) for r in records]
@@ -307,29 +334,12 @@ class SalesforceCrm:
         for records in self._pages(
             changes_query(self._fields, watermark - self._overlap, until), include_deleted=True
         ):
-            fresh = [r for r in records if self._unseen(r, watermark)]
-            newest = max([newest, *(self._modstamp(r) for r in records)])
+            fresh = self._seen.fresh(records, watermark)
+            newest = max([newest, *(modstamp(r) for r in records)])
             deleted.extend(str(r["Id"]) for r in fresh if r.get("IsDeleted"))
             meetings.extend(self._meetings([r for r in fresh if not r.get("IsDeleted")], roles))
-            self._seen.update((str(r["Id"]), self._version(r)) for r in fresh)
-        horizon = newest - self._overlap
-        self._seen = {k: v for k, v in self._seen.items() if v[0] >= horizon}
+        self._seen.forget_before(newest - self._overlap)
         return Changes(meetings=tuple(meetings), deleted_ids=tuple(deleted), watermark=newest)
-
-    @staticmethod
-    def _modstamp(record: Record) -> datetime:
-        stamp = parse_datetime(record.get("SystemModstamp"))
-        if stamp is None:
-            raise CrmQueryError("Salesforce queryAll: an Event row without SystemModstamp")
-        return stamp
-
-    def _version(self, record: Record) -> tuple[datetime, str]:
-        digest = hashlib.blake2b(json.dumps(record, sort_keys=True, default=str).encode(), digest_size=16)
-        return self._modstamp(record), digest.hexdigest()
-
-    def _unseen(self, record: Record, watermark: datetime) -> bool:
-        version = self._version(record)
-        return version[0] > watermark or self._seen.get(str(record["Id"])) != version
 
     def check_fields(self) -> None:
         """Verify that every mapped custom field exists (one ``LIMIT 1`` query per field).

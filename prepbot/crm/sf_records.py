@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -225,3 +227,41 @@ def to_meeting(
         no_show=_no_show(record, mapping),
         travel_distance_km=_distance(record, mapping),
     )
+
+
+def modstamp(record: Record) -> datetime:
+    """An Event row's SystemModstamp (the org's clock: the sync watermark)."""
+    stamp = parse_datetime(record.get("SystemModstamp"))
+    if stamp is None:
+        raise ValueError("an Event row without SystemModstamp")
+    return stamp
+
+
+class SeenRows:
+    """What an incremental sync already reported near its watermark: Id -> (SystemModstamp, digest).
+
+    SystemModstamp has second precision, so two versions of a row can share it: the digest of the
+    row's JSON tells them apart.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[datetime, str]] = {}
+
+    @staticmethod
+    def _version(record: Record) -> tuple[datetime, str]:
+        text = json.dumps(record, sort_keys=True, default=str).encode()
+        return modstamp(record), hashlib.blake2b(text, digest_size=16).hexdigest()
+
+    def fresh(self, records: Iterable[Record], watermark: datetime) -> list[Record]:
+        """The rows to report: newer than ``watermark``, or not reported in this exact version; remembered."""
+        out = []
+        for record in records:
+            version = self._version(record)
+            if version[0] > watermark or self._seen.get(str(record["Id"])) != version:
+                out.append(record)
+                self._seen[str(record["Id"])] = version
+        return out
+
+    def forget_before(self, horizon: datetime) -> None:
+        """Drop the rows older than ``horizon`` (outside any future overlap window)."""
+        self._seen = {k: v for k, v in self._seen.items() if v[0] >= horizon}

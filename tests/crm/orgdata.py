@@ -147,10 +147,11 @@ def deal_per_meeting(n: int) -> dict[str, Any]:
         }
         for i in range(n)
     ]
+    roles = [{"OpportunityId": f"@d{i}", "ContactId": "@farmer", "Role": "Decision Maker"} for i in range(n)]
     events = generated_events(n)
     for i, record in enumerate(events):
         record["WhoId"], record["WhatId"] = "@farmer", f"@d{i}"
-    return org_with(events, Opportunity=deals)
+    return org_with(events, Opportunity=deals, OpportunityContactRole=roles)
 
 
 def org_with(events: list[dict[str, Any]], **extra: list[dict[str, Any]]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 from prepbot.crm.salesforce import FieldMapping, SalesforceCrm
 from prepbot.errors import ConfigError
 from prepbot.sandbox.runner import start_sandbox
-from tests.crm.orgdata import DAY, event, generated_events, org_with
+from tests.crm.orgdata import DAY, deal_per_meeting, event, generated_events, org_with
 
 END = DAY + timedelta(days=1)
 Factory = Callable[..., SalesforceCrm]
@@ -62,6 +62,19 @@ def test_read_path_call_count_does_not_grow_with_the_number_of_meetings(
         assert sum(1 for _ in crm.meetings_between(DAY, END)) == n
         counts[n] = org.api_calls.used - before
     assert counts[10] == counts[1500] == 2  # one Event page, one OpportunityContactRole query
+
+
+def test_roles_of_1500_distinct_opportunities_cost_one_composite_call(
+    sandbox_factory: Callable[..., Any], crm_for: Factory
+) -> None:
+    org = sandbox_factory(seed_data=deal_per_meeting(1500))
+    crm = crm_for(org)
+    before = org.api_calls.used
+    meetings = list(crm.meetings_between(DAY, END))
+    assert org.api_calls.used - before == 2  # the sandbox counts a composite call once
+    assert len({m.what.id for m in meetings if m.what}) == 1500
+    assert all(m.what and [r.contact_name for r in m.what.roles] == ["Jan de Vries"] for m in meetings)
+    assert crm.calls_made == 2  # one Event page + one composite call carrying 4 role queries
 
 
 @pytest.fixture
