@@ -6,7 +6,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime
 from email import policy
 from email.header import decode_header
 from email.headerregistry import Address
@@ -171,3 +171,8 @@ def _verify_headers(msg: EmailMessage) -> None:
         raise MessageError("the serialised message does not re-parse to the headers that were set")
     if str(parsed["Subject"]) != str(msg["Subject"]):
         raise MessageError("the serialised Subject does not re-parse to the subject that was set")
+
+
+def build_message(message: OutgoingMessage) -> EmailMessage:
+    """:func:`build_email` dated now: the default builder of the SMTP transport."""
+    return build_email(message, sent_at=datetime.now(UTC))
