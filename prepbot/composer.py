@@ -101,7 +101,7 @@ class Composer:
         )
 
     def email_task(self, meeting: Meeting, composed: Composed, now: datetime, *, ref: str) -> TaskRecord:
-        """A completed email Task on the meeting's Who and What (no What for a Lead: Salesforce forbids it)."""
+        """A completed email Task on the Who and What (no What with a Lead: Salesforce forbids it)."""
         who = meeting.who
         what_id = meeting.what.id if meeting.what and (who is None or who.kind != "Lead") else None
         zone = recipient_zone(None, meeting.owner.time_zone if meeting.owner else None, "UTC")

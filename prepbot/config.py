@@ -76,12 +76,12 @@ class SalesforceSettings(_Section):
 
     @model_validator(mode="after")
     def _auth_complete(self) -> SalesforceSettings:
-        needed = {
+        requirements: dict[str, list[tuple[str, ...]]] = {
             "session": [("session_id", "session_id_file")],
             "jwt": [("username",), ("consumer_key",), ("private_key_file",)],
             "client_credentials": [("consumer_key",), ("consumer_secret", "consumer_secret_file")],
-        }[self.auth]
-        for alternatives in needed:
+        }
+        for alternatives in requirements[self.auth]:
             if all(getattr(self, name) in (None, "") for name in alternatives):
                 raise ValueError(f"auth = {self.auth!r} needs {' or '.join(alternatives)}")
         if not self.instance_url:

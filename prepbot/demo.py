@@ -104,8 +104,8 @@ def generated_org(count: int = 50, seed: int = 20261130) -> dict[str, Any]:
 def _generated_event(rng: random.Random, n: int, company: str, owner: str, zone: str) -> dict[str, Any]:
     """A meeting on 1, 2 or 3 December during the client's working hours."""
     channel = rng.choice(["in_person", "in_person", "call", "video"])
-    local = datetime(2026, 12, 1 + n % 3, rng.choice([9, 10, 11, 13, 14, 15, 16]), rng.choice([0, 30]))
-    start = local.replace(tzinfo=zones.zone(zone)).astimezone(UTC)
+    hour, minute = rng.choice([9, 10, 11, 13, 14, 15, 16]), rng.choice([0, 30])
+    start = datetime(2026, 12, 1 + n % 3, hour, minute, tzinfo=zones.zone(zone)).astimezone(UTC)
     return {
         "Subject": rng.choice(_SUBJECTS[channel]).format(company=company),
         "Type": "Meeting" if channel == "in_person" else "Call",
@@ -147,13 +147,13 @@ def _stories(state: DemoState) -> list[Story]:
             event["Id"], {"StartDateTime": "2026-12-02T13:00:00Z", "EndDateTime": "2026-12-02T14:00:00Z"}
         )
         state.notes[event["Id"]] = "moved by the rep from 1 to 2 December, before its confirmation"
-        return event["Id"]
+        return str(event["Id"])
 
     def delete(sf: Any) -> str:
         event = _event_of(sf, "client5@example-gb.test")
         sf.Event.delete(event["Id"])
         state.notes[event["Id"]] = "deleted by the rep before its confirmation"
-        return event["Id"]
+        return str(event["Id"])
 
     def book(hours: float, label: str) -> Callable[[Any], str]:
         def act(sf: Any) -> str:

@@ -136,7 +136,7 @@ class Meeting:
         return self.start_at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class MessageKind(str, enum.Enum):
+class MessageKind(enum.StrEnum):
     """What prepbot produces for a meeting; part of the ledger key."""
 
     CONFIRMATION = "confirmation"
@@ -146,7 +146,7 @@ class MessageKind(str, enum.Enum):
     OWNER_BRIEF = "owner_brief"
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Ledger state machine (architecture.md §6)."""
 
     PLANNED = "planned"

@@ -1,4 +1,4 @@
-"""APScheduler wiring only: ticks for sync and dispatch. The ledger, not the job store, decides what is due."""
+"""APScheduler wiring only: ticks for sync and dispatch; the ledger, not the job store, decides."""
 
 from __future__ import annotations
 

@@ -39,8 +39,10 @@ def test_the_shipped_config_file_is_valid(tmp_path: Path) -> None:
 
 
 def test_a_missing_and_an_unknown_key_are_both_named_with_a_fix(tmp_path: Path) -> None:
-    path = write(tmp_path, '[salesforce]\nauth = "jwt"\ninstance_url = "https://x.my.salesforce.com"\n'
-                 '[smtp]\nhots = "mail"\n')
+    path = write(
+        tmp_path,
+        '[salesforce]\nauth = "jwt"\ninstance_url = "https://x.my.salesforce.com"\n[smtp]\nhots = "mail"\n',
+    )
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
     text = str(info.value)
@@ -56,7 +58,9 @@ def test_plain_http_org_urls_are_refused_because_salesforce_speaks_https_only(tm
 
 def test_secrets_come_from_environment_variables(tmp_path: Path) -> None:
     path = write(tmp_path, SESSION.replace('session_id_file = "token"', ""))
-    settings = load_config(path, environ={"PREPBOT_SALESFORCE_SESSION_ID": "s3cret", "PREPBOT_SMTP_PASSWORD": "pw"})
+    settings = load_config(
+        path, environ={"PREPBOT_SALESFORCE_SESSION_ID": "s3cret", "PREPBOT_SMTP_PASSWORD": "pw"}
+    )
     assert settings.session_id() == "s3cret"
     assert settings.smtp_password() == "pw"
     assert "s3cret" not in repr(settings) and "pw'" not in repr(settings)
@@ -72,8 +76,11 @@ def test_a_key_file_readable_by_others_is_refused_naming_the_path_not_the_conten
     key = tmp_path / "jwt.key"
     key.write_text("-----BEGIN PRIVATE KEY-----\nCANARY-SECRET\n-----END PRIVATE KEY-----\n")
     os.chmod(key, 0o644)
-    path = write(tmp_path, '[salesforce]\nauth = "jwt"\ninstance_url = "https://x.my.salesforce.com"\n'
-                 'username = "u@x"\nconsumer_key = "ck"\nprivate_key_file = "jwt.key"\n')
+    path = write(
+        tmp_path,
+        '[salesforce]\nauth = "jwt"\ninstance_url = "https://x.my.salesforce.com"\n'
+        'username = "u@x"\nconsumer_key = "ck"\nprivate_key_file = "jwt.key"\n',
+    )
     settings = load_config(path, environ={})
     with pytest.raises(ConfigError) as info:
         settings.private_key_pem()

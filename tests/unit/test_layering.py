@@ -9,8 +9,21 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "prepbot"
 CORE = {
-    "domain", "errors", "ports", "timing", "zones", "clock", "planner", "playbooks",
-    "rendering", "messages", "context", "composer", "formatting", "locale", "service",
+    "domain",
+    "errors",
+    "ports",
+    "timing",
+    "zones",
+    "clock",
+    "planner",
+    "playbooks",
+    "rendering",
+    "messages",
+    "context",
+    "composer",
+    "formatting",
+    "locale",
+    "service",
 }
 ADAPTERS = ("prepbot.crm", "prepbot.transports", "prepbot.ledger", "prepbot.sandbox")
 FOREIGN_IO = ("simple_salesforce", "smtplib", "sqlalchemy", "alembic", "apscheduler", "requests", "werkzeug")
@@ -39,7 +52,9 @@ def starts(name: str, prefixes: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
-@pytest.mark.parametrize("path", [p for p in all_modules() if p.parent == PACKAGE and p.stem in CORE], ids=str)
+@pytest.mark.parametrize(
+    "path", [p for p in all_modules() if p.parent == PACKAGE and p.stem in CORE], ids=str
+)
 def test_the_core_imports_no_adapter_and_no_io_library(path: Path) -> None:
     bad = sorted(name for name in imports_of(path) if starts(name, ADAPTERS + FOREIGN_IO))
     assert not bad, f"{module_name(path)} must stay pure but imports {bad}"
@@ -47,19 +62,25 @@ def test_the_core_imports_no_adapter_and_no_io_library(path: Path) -> None:
 
 @pytest.mark.parametrize("path", [p for p in all_modules() if starts(module_name(p), ADAPTERS[:3])], ids=str)
 def test_adapters_import_only_ports_domain_and_errors_of_prepbot(path: Path) -> None:
-    allowed = ("prepbot.ports", "prepbot.domain", "prepbot.errors") + ADAPTERS[:3]
+    allowed = ("prepbot.ports", "prepbot.domain", "prepbot.errors", *ADAPTERS[:3])
     bad = sorted(
         name for name in imports_of(path) if starts(name, ("prepbot",)) and not starts(name, allowed)
     )
     assert not bad, f"{module_name(path)} reaches into {bad}"
 
 
-@pytest.mark.parametrize("path", [p for p in all_modules() if starts(module_name(p), ("prepbot.sandbox",))], ids=str)
+@pytest.mark.parametrize(
+    "path", [p for p in all_modules() if starts(module_name(p), ("prepbot.sandbox",))], ids=str
+)
 def test_the_sandbox_is_a_separate_application(path: Path) -> None:
     bad = sorted(
-        name for name in imports_of(path) if starts(name, ("prepbot",)) and not starts(name, ("prepbot.sandbox",))
+        name
+        for name in imports_of(path)
+        if starts(name, ("prepbot",)) and not starts(name, ("prepbot.sandbox",))
     )
-    assert not bad, f"{module_name(path)} imports prepbot's core {bad}; it must speak to prepbot only over HTTPS"
+    assert not bad, (
+        f"{module_name(path)} imports prepbot's core {bad}; it must speak to prepbot only over HTTPS"
+    )
 
 
 def test_only_the_salesforce_adapter_imports_simple_salesforce() -> None:

@@ -14,15 +14,25 @@ from prepbot.timing import SendPolicy
 NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)  # Monday 08:00 in Amsterdam
 POLICY = SendPolicy()
 AUDIENCE = Audience(internal_domains=frozenset({"acme.com"}), org_time_zone="UTC")
-OWNER = Owner(id="005000000000001AAA", name="Sanne Bakker", email="sanne@acme.com", time_zone="Europe/Amsterdam")
-CLIENT = Person(id="003000000000001AAA", kind="Contact", last_name="Jansen", first_name="Piet",
-                email="Piet@Boerderij.nl")
+OWNER = Owner(
+    id="005000000000001AAA", name="Sanne Bakker", email="sanne@acme.com", time_zone="Europe/Amsterdam"
+)
+CLIENT = Person(
+    id="003000000000001AAA", kind="Contact", last_name="Jansen", first_name="Piet", email="Piet@Boerderij.nl"
+)
 
 
 def meeting(**changes: object) -> Meeting:
     base = Meeting(
-        event_id="00U000000000001AAA", subject="Visit", start_at=datetime(2026, 12, 2, 9, 0, tzinfo=UTC),
-        end_at=None, all_day=False, activity_date=date(2026, 12, 2), owner_id=OWNER.id, owner=OWNER, who=CLIENT,
+        event_id="00U000000000001AAA",
+        subject="Visit",
+        start_at=datetime(2026, 12, 2, 9, 0, tzinfo=UTC),
+        end_at=None,
+        all_day=False,
+        activity_date=date(2026, 12, 2),
+        owner_id=OWNER.id,
+        owner=OWNER,
+        who=CLIENT,
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
@@ -101,13 +111,16 @@ def test_a_meeting_moved_within_the_same_day_after_its_confirmation_is_not_confi
     plan = plan_confirmations([later], [], POLICY, AUDIENCE, NOW, confirmed)
     assert plan.add[0].status is Status.SKIPPED and plan.add[0].reason == "already_confirmed"
     next_day = meeting(start_at=datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
-    plan = plan_confirmations([next_day], [], POLICY, AUDIENCE, NOW, {later.event_id: [row_for(sent.key, Status.SENT)]})
+    plan = plan_confirmations(
+        [next_day], [], POLICY, AUDIENCE, NOW, {later.event_id: [row_for(sent.key, Status.SENT)]}
+    )
     assert plan.add[0].status is Status.PLANNED
 
 
 def test_an_all_day_meeting_is_planned_by_its_calendar_date() -> None:
-    action = confirmation_for(meeting(all_day=True, start_at=None, activity_date=date(2026, 12, 2)),
-                              POLICY, AUDIENCE, NOW)
+    action = confirmation_for(
+        meeting(all_day=True, start_at=None, activity_date=date(2026, 12, 2)), POLICY, AUDIENCE, NOW
+    )
     assert action.key.occurrence == "2026-12-02"
     assert action.status is Status.PLANNED
 
