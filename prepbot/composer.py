@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from prepbot.context import build_confirmation_context
@@ -115,6 +115,30 @@ class Composer:
             activity_date=to_local(now, zone).date(),
             ref=ref,
         )
+
+    def in_doubt_task(self, meeting: Meeting, composed: Composed, now: datetime, *, ref: str) -> TaskRecord:
+        """An open Task for the owner: call the client, since the confirmation may not have arrived."""
+        logged = self.email_task(meeting, composed, now, ref=ref)
+        who = meeting.who.name if meeting.who else "the client"
+        return replace(
+            logged,
+            subject=f"Call {who}: the meeting confirmation may not have arrived"[:255],
+            description=in_doubt_text(composed.message)[:TASK_DESCRIPTION_LIMIT],
+            status="Not Started",
+            subtype="Task",
+            priority="High",
+        )
+
+
+def in_doubt_text(message: OutgoingMessage) -> str:
+    """What the owner reads when a confirmation may or may not have reached the client."""
+    return (
+        f"prepbot sent the day-before message to {message.to_name} <{message.to_address}>, but the mail "
+        "relay did not confirm that it accepted it. prepbot will not send it again, so the client "
+        "gets at most one message.\n\nPlease call the client today and ask the question yourself "
+        "(how best to reach them, or which number to call), the way the message below does.\n\n"
+        + message.text
+    )
 
 
 def _task_body(message: OutgoingMessage) -> str:

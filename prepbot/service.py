@@ -276,8 +276,7 @@ class Service:
             self._settle(row, Status.FAILED, now, f"smtp {exc.code or ''} {exc}".strip(), report)
             return True
         except DeliveryInDoubtError as exc:
-            self._settle(row, Status.IN_DOUBT, now, f"in doubt: {exc}", report)
-            report.errors.append(f"in doubt: confirmation for {row.key.event_id} may have been delivered")
+            self._in_doubt(row, meeting, composed, now, str(exc), report)
             return True
         self._settle(
             row,
@@ -290,6 +289,24 @@ class Service:
         )
         sent.append((row, meeting, composed))
         return True
+
+    def _in_doubt(
+        self, row: ActionRow, meeting: Meeting, composed: Composed, now: datetime, why: str, report: Report
+    ) -> None:
+        """The relay may have accepted it (RFC 1047). ``hold``: never resend; the owner gets a Task
+        to call the client. ``resend``: send again (at most one extra message for this key)."""
+        report.errors.append(f"in doubt: confirmation for {row.key.event_id} may have been delivered")
+        if self.cadence.in_doubt_policy == "resend":
+            self._settle(row, Status.PLANNED, now, f"in doubt, resent by policy: {why}", report, due_at=now)
+            return
+        task_id = None
+        try:
+            task = self.composer.in_doubt_task(meeting, composed, now, ref=str(row.id))
+            result = self.crm.create_tasks([task])[0]
+            task_id = result.id if result.ok else None
+        except CrmError as exc:
+            report.errors.append(f"could not tell the owner about {row.key.event_id}: {exc}")
+        self._settle(row, Status.IN_DOUBT, now, f"in doubt: {why}", report, crm_id=task_id)
 
     def _retry_or_fail(self, row: ActionRow, now: datetime, reason: str, report: Report) -> None:
         next_at = now + self.cadence.retry
