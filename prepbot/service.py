@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from prepbot.composer import Composed, Composer
 from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status
@@ -22,6 +22,7 @@ from prepbot.errors import (
 )
 from prepbot.planner import Audience, confirmation_for, plan_confirmations
 from prepbot.ports import Crm, Ledger, Transport
+from prepbot.report import Report
 from prepbot.timing import SendPolicy
 
 log = logging.getLogger(__name__)
@@ -40,38 +41,32 @@ class Cadence:
     in_doubt_policy: str = "hold"
 
 
-@dataclass(slots=True)
-class Report:
-    """Counts of one cycle, for the progress line and the demo."""
+class Flow(Protocol):
+    """Another message kind's planning and sending, plugged into the service's cycle.
 
-    meetings: int = 0
-    planned: int = 0
-    superseded: int = 0
-    cancelled: int = 0
-    claimed: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-    logged: int = 0
-    errors: list[str] = field(default_factory=list)
+    The service reads the org once and hands each flow what it read; a flow plans its own
+    ledger rows (its ``kinds``) and handles them when the dispatcher claims them.
+    """
 
-    def bump(self, outcome: str) -> None:
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+    kinds: frozenset[MessageKind]
 
-    def merge(self, other: Report) -> Report:
-        for name in ("meetings", "planned", "superseded", "cancelled", "claimed", "logged"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for outcome, count in other.counts.items():
-            self.counts[outcome] = self.counts.get(outcome, 0) + count
-        self.errors.extend(other.errors)
-        return self
+    def on_meetings(self, meetings: Sequence[Meeting], now: datetime, report: Report) -> None:
+        """Meetings read by this sync (one chunk at a time): plan or refresh what they need."""
+        ...
 
-    def line(self) -> str:
-        counts = ", ".join(f"{name} {count}" for name, count in sorted(self.counts.items()))
-        return (
-            f"meetings {self.meetings}, planned {self.planned}, superseded {self.superseded}, "
-            f"cancelled {self.cancelled}, claimed {self.claimed}"
-            + (f", {counts}" if counts else "")
-            + f", logged {self.logged}"
-        )
+    def after_sync(self, now: datetime, report: Report) -> None:
+        """Once per sync, after every chunk (e.g. read recently missed meetings)."""
+        ...
+
+    def dispatch(
+        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
+    ) -> None:
+        """Handle claimed rows of this flow's kinds; ``fresh`` holds their meetings as re-read just now."""
+        ...
+
+    def after_dispatch(self, now: datetime, report: Report) -> None:
+        """Once per dispatch, after every batch (e.g. refresh notes whose confirmation changed)."""
+        ...
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -95,6 +90,7 @@ class Service:
         audience: Audience,
         cadence: Cadence = Cadence(),
         worker: str = "prepbot",
+        flows: Sequence[Flow] = (),
     ) -> None:
         self.crm = crm
         self.ledger = ledger
@@ -104,6 +100,7 @@ class Service:
         self.audience = audience
         self.cadence = cadence
         self.worker = worker
+        self.flows = list(flows)
 
     # -- sync -------------------------------------------------------------------------------------
 
@@ -122,6 +119,8 @@ class Service:
             seen.update(m.event_id for m in chunk)
             self._plan_chunk(chunk, now, report)
         self._reconcile_unseen(seen, now, report)
+        for flow in self.flows:
+            flow.after_sync(now, report)
         return report
 
     def _plan_chunk(self, chunk: Sequence[Meeting], now: datetime, report: Report) -> None:
@@ -136,6 +135,8 @@ class Service:
         languages = {m.event_id: self.composer.language_for(m) for m in chunk}
         add = [replace(a, language=languages.get(a.key.event_id)) for a in plan.add]
         report.planned += self.ledger.plan(add, now)
+        for flow in self.flows:
+            flow.on_meetings(chunk, now, report)
 
     def _sent_rows(self, event_ids: Sequence[str]) -> dict[str, list[ActionRow]]:
         found: dict[str, list[ActionRow]] = {}
@@ -146,7 +147,9 @@ class Service:
     def _reconcile_unseen(self, seen: set[str], now: datetime, report: Report) -> None:
         """Open rows whose Event no longer shows in the window: deleted, or moved out of it."""
         stale = [row for row in self.ledger.open_rows() if row.key.event_id not in seen]
-        stale = [row for row in stale if row.status is Status.PLANNED]
+        stale = [
+            row for row in stale if row.status is Status.PLANNED and row.key.kind is MessageKind.CONFIRMATION
+        ]
         for chunk in chunked(stale, self.cadence.batch_size):
             fresh = self.crm.meetings_by_id(sorted({row.key.event_id for row in chunk}))
             for row in chunk:
@@ -183,6 +186,8 @@ class Service:
             if len(rows) < self.cadence.batch_size:
                 break
         self._relog_sent(now, report)
+        for flow in self.flows:
+            flow.after_dispatch(now, report)
         return report
 
     def _dispatch_batch(self, rows: list[ActionRow], now: datetime, report: Report) -> bool:
@@ -194,6 +199,11 @@ class Service:
             for row in rows:
                 self._release(row, now, f"crm_unavailable: {exc.error_code or exc.status}", report)
             return False
+        for flow in self.flows:
+            mine = [row for row in rows if row.key.kind in flow.kinds]
+            if mine:
+                flow.dispatch(mine, fresh, now, report)
+        rows = [row for row in rows if row.key.kind is MessageKind.CONFIRMATION]
         sent: list[tuple[ActionRow, Meeting, Composed]] = []
         relay_ok = True
         for row in rows:

@@ -1,0 +1,39 @@
+"""Counts of one cycle, shared by the service and its flows (progress lines, the demo, the CLI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Report:
+    """Counts of one cycle, for the progress line and the demo."""
+
+    meetings: int = 0
+    planned: int = 0
+    superseded: int = 0
+    cancelled: int = 0
+    claimed: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    logged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def bump(self, outcome: str) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    def merge(self, other: Report) -> Report:
+        for name in ("meetings", "planned", "superseded", "cancelled", "claimed", "logged"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for outcome, count in other.counts.items():
+            self.counts[outcome] = self.counts.get(outcome, 0) + count
+        self.errors.extend(other.errors)
+        return self
+
+    def line(self) -> str:
+        counts = ", ".join(f"{name} {count}" for name, count in sorted(self.counts.items()))
+        return (
+            f"meetings {self.meetings}, planned {self.planned}, superseded {self.superseded}, "
+            f"cancelled {self.cancelled}, claimed {self.claimed}"
+            + (f", {counts}" if counts else "")
+            + f", logged {self.logged}"
+        )
