@@ -175,6 +175,47 @@ class MessagesSettings(_Section):
     in_doubt_policy: Literal["hold", "resend"] = "hold"
 
 
+class PlaybooksSettings(_Section):
+    """Where the fallback-script rules live (see config/playbooks.toml)."""
+
+    file: Path | None = None  # default: the shipped config/playbooks.toml
+
+
+class NotesSettings(_Section):
+    """Prep notes on the opportunity (ContentNote), with the fallback scripts that fit the meeting."""
+
+    enabled: bool = True
+    # "with_confirmation": written when the confirmation is due; "on_sync": as soon as prepbot sees the meeting.
+    create: Literal["with_confirmation", "on_sync"] = "with_confirmation"
+    owner_brief: bool = False  # also email the same brief to the owner in the morning
+    owner_brief_at: time = time(7, 30)  # owner's local time on the meeting day
+
+
+class NoShowSettings(_Section):
+    """The follow-up after a client did not show up (method §2)."""
+
+    enabled: bool = True
+    email_client: bool = True  # besides the owner's Task, write to the client (no blame, a new time)
+    lookback_hours: int = Field(48, ge=1, le=24 * 14)  # how far back to look for meetings marked no-show
+
+
+class DeliverySettings(_Section):
+    """How email goes out: through the SMTP relay, or through Salesforce (emailSimple)."""
+
+    transport: Literal["smtp", "salesforce"] = "smtp"
+    salesforce_sender_type: Literal["CurrentUser", "DefaultWorkflowUser", "OrgWideEmailAddress"] = (
+        "CurrentUser"
+    )
+    salesforce_sender_address: str | None = None  # required with OrgWideEmailAddress
+    log_email_on_send: bool = True  # Salesforce logs the email on the records itself
+
+    @model_validator(mode="after")
+    def _org_wide_needs_address(self) -> DeliverySettings:
+        if self.salesforce_sender_type == "OrgWideEmailAddress" and not self.salesforce_sender_address:
+            raise ValueError("salesforce_sender_type = 'OrgWideEmailAddress' needs salesforce_sender_address")
+        return self
+
+
 class Settings(_Section):
     """The whole configuration file."""
 
@@ -183,6 +224,10 @@ class Settings(_Section):
     ledger: LedgerSettings = LedgerSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     messages: MessagesSettings = MessagesSettings()
+    playbooks: PlaybooksSettings = PlaybooksSettings()
+    notes: NotesSettings = NotesSettings()
+    no_show: NoShowSettings = NoShowSettings()
+    delivery: DeliverySettings = DeliverySettings()
     source: Path | None = None
 
     def session_id(self) -> str | None:
@@ -276,6 +321,7 @@ _PATH_KEYS = {
     "salesforce": ("ca_bundle", "session_id_file", "private_key_file", "consumer_secret_file"),
     "smtp": ("password_file", "ca_bundle"),
     "messages": ("templates_dir",),
+    "playbooks": ("file",),
 }
 
 
