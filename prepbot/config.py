@@ -185,7 +185,7 @@ class NotesSettings(_Section):
     """Prep notes on the opportunity (ContentNote), with the fallback scripts that fit the meeting."""
 
     enabled: bool = True
-    # "with_confirmation": written when the confirmation is due; "on_sync": as soon as prepbot sees the meeting.
+    # "with_confirmation": written when the confirmation is due; "on_sync": when prepbot first sees it.
     create: Literal["with_confirmation", "on_sync"] = "with_confirmation"
     owner_brief: bool = False  # also email the same brief to the owner in the morning
     owner_brief_at: time = time(7, 30)  # owner's local time on the meeting day
