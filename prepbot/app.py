@@ -24,9 +24,9 @@ from prepbot.errors import ConfigError
 from prepbot.ledger.sql import SqlLedger
 from prepbot.messages import build_email
 from prepbot.planner import Audience
-from prepbot.ports import Clock
+from prepbot.ports import Clock, Transport
 from prepbot.rendering import Renderer, shipped_templates_dir
-from prepbot.service import Cadence, Service
+from prepbot.service import Cadence, Flow, Service
 from prepbot.timing import SendPolicy
 from prepbot.transports.smtp import SmtpTransport
 
@@ -156,6 +156,14 @@ def build_cadence(settings: Settings) -> Cadence:
     )
 
 
+def build_flows(
+    settings: Settings, crm: SalesforceCrm, ledger: SqlLedger, transport: Transport
+) -> list[Flow]:
+    """The flows besides confirmations (prep notes, no-show follow-ups), each switched by config."""
+    flows: list[Flow] = []
+    return flows
+
+
 def build_app(settings: Settings, clock: Clock | None = None) -> App:
     """Build every adapter and the service; the caller must ``close()`` the result.
 
@@ -173,5 +181,6 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         audience=build_audience(settings),
         cadence=build_cadence(settings),
         worker=f"{socket.gethostname()}:{os.getpid()}",
+        flows=build_flows(settings, crm, ledger, transport),
     )
     return App(settings=settings, service=service, crm=crm, ledger=ledger, transport=transport)

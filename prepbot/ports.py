@@ -76,7 +76,13 @@ class Crm(Protocol):
 
 
 class Transport(Protocol):
-    """Delivers one message to its recipient."""
+    """Delivers one message to its recipient.
+
+    ``logs_activity`` is True when delivering also logs the email on the Salesforce records
+    (emailSimple with logEmailOnSend), so prepbot must not write its own Task as well.
+    """
+
+    logs_activity: bool
 
     def send(self, message: OutgoingMessage) -> DeliveryReceipt:
         """Hand ``message`` to the relay.

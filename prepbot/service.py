@@ -340,6 +340,11 @@ class Service:
     ) -> None:
         if not sent:
             return
+        if self.transport.logs_activity:  # Salesforce logged it while sending: no second record
+            for row, _, _ in sent:
+                self.ledger.settle(row.id, Status.LOGGED, now, reason="logged by Salesforce")
+                report.logged += 1
+            return
         tasks = [
             self.composer.email_task(meeting, composed, now, ref=str(row.id))
             for row, meeting, composed in sent
