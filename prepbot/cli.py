@@ -99,6 +99,9 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Migrations and the HTTP stack narrate every step at INFO; keep the progress lines readable.
+    for noisy in ("alembic", "urllib3", "aiosmtpd", "mail.log", "apscheduler.executors"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()
@@ -204,21 +207,33 @@ def _print_rows(rows: list[Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"prepbot ledger ({len(rows)} rows)")
-    for column in ("event", "occurrence", "recipient", "kind", "status", "reason", "due (UTC)", "sent (UTC)"):
-        table.add_column(column)
+    table = Table(title=f"prepbot ledger ({len(rows)} rows, newest first; times UTC)")
+    table.add_column("event", no_wrap=True)
+    table.add_column("meeting", no_wrap=True)
+    table.add_column("recipient", overflow="fold")
+    table.add_column("kind")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
     for row in rows:
         table.add_row(
             row.key.event_id,
-            row.key.occurrence,
+            row.key.occurrence.replace("T", " ").removesuffix(":00Z"),
             row.key.recipient,
             row.key.kind.value,
             row.status.value,
-            row.reason,
-            f"{row.due_at:%Y-%m-%d %H:%M}",
-            f"{row.sent_at:%Y-%m-%d %H:%M}" if row.sent_at else "",
+            _detail(row),
         )
     Console().print(table)
+
+
+def _detail(row: Any) -> str:
+    if row.sent_at is not None:
+        sent = f"sent {row.sent_at:%Y-%m-%d %H:%M}"
+        return f"{sent}; {row.reason}" if row.reason else sent
+    if row.status.value == "planned":
+        due = f"due {row.due_at:%Y-%m-%d %H:%M}"
+        return f"{due}; {row.reason}" if row.reason else due
+    return str(row.reason)
 
 
 @config_app.command("check")
