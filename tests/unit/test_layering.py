@@ -24,6 +24,12 @@ CORE = {
     "formatting",
     "locale",
     "service",
+    "report",
+    "scripts",
+    "prepnote",
+    "template_sandbox",
+    "languages",
+    "samples",
 }
 ADAPTERS = ("prepbot.crm", "prepbot.transports", "prepbot.ledger", "prepbot.sandbox")
 FOREIGN_IO = ("simple_salesforce", "smtplib", "sqlalchemy", "alembic", "apscheduler", "requests", "werkzeug")
@@ -96,3 +102,11 @@ def test_only_the_salesforce_adapter_imports_simple_salesforce() -> None:
 
 def starts_any(names: set[str], prefix: str) -> bool:
     return any(starts(name, (prefix,)) for name in names)
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in all_modules() if starts(module_name(p), ("prepbot.flows",))], ids=str
+)
+def test_flows_orchestrate_through_ports_only(path: Path) -> None:
+    bad = sorted(name for name in imports_of(path) if starts(name, ADAPTERS + FOREIGN_IO))
+    assert not bad, f"{module_name(path)} must reach the org, relay and ledger through ports, not {bad}"
