@@ -69,6 +69,7 @@ class ContactRole:
     is_primary: bool = False
     contact_name: str | None = None
     contact_title: str | None = None
+    contact_country: str | None = None  # Contact.MailingCountry, for "Anna de Vries (in Spain)"
 
 
 @dataclass(frozen=True, slots=True)
