@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -359,3 +360,131 @@ def describe_errors(exc: ValidationError) -> list[str]:
         hint = _HINTS.get(err["type"])
         lines.append(f"{key or '(file)'}: {message}" + (f" (fix: {hint})" if hint else ""))
     return lines
+
+
+# --- playbooks file (config/playbooks.toml) -------------------------------------------------------
+
+
+class PlaybookRule(_Section):
+    """One rule of the playbooks file: when it applies, the scripts it attaches, and why."""
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.\-]+$")
+    when: str = Field(min_length=1, max_length=2_000)
+    scripts: tuple[str, ...] = Field(min_length=1)
+    # Per language ("en" required), or one text used for every language.
+    reason: dict[str, str] | str
+    enabled: bool = True
+
+    @field_validator("reason")
+    @classmethod
+    def _english_reason(cls, value: dict[str, str] | str) -> dict[str, str] | str:
+        if isinstance(value, dict) and "en" not in value:
+            raise ValueError('needs at least an "en" reason: the fallback for other languages')
+        return value
+
+
+class PlaybooksFile(_Section):
+    """The playbooks file: matching settings and the ordered rules (see config/playbooks.toml)."""
+
+    decider_roles: tuple[str, ...] = ("Decision Maker", "Economic Buyer")
+    # Case-insensitive substrings of a contact's Title; see config/playbooks.toml for why each is there.
+    non_deciding_titles: tuple[str, ...] = (
+        "manager",
+        "operations",
+        "bedrijfsleider",
+        "coordinator",
+        "coördinator",
+        "assistant",
+        "assistent",
+        "менеджер",
+        "управляющ",
+        "координатор",
+        "ассистент",
+    )
+    non_deciding_title_patterns: tuple[str, ...] = ()  # regular expressions, searched case-insensitively
+    deciding_titles: tuple[str, ...] = (
+        "founder",
+        "owner",
+        "ceo",
+        "chief",
+        "director",
+        "president",
+        "eigenaar",
+        "oprichter",
+        "directeur",
+        "основатель",
+        "владел",
+        "собственник",
+        "директор",
+    )
+    referral_stages: tuple[str, ...] = ("Closed Won",)
+    product_area: dict[str, str] = Field(
+        default_factory=lambda: {
+            "en": "sales automation",
+            "nl": "verkoopautomatisering",
+            "ru": "автоматизации продаж",
+        }
+    )
+    rules: tuple[PlaybookRule, ...] = ()
+    source: Path | None = None
+
+    @field_validator("non_deciding_title_patterns")
+    @classmethod
+    def _valid_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("product_area")
+    @classmethod
+    def _english_area(cls, value: dict[str, str]) -> dict[str, str]:
+        if "en" not in value:
+            raise ValueError('needs an "en" entry: the fallback for other languages')
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> PlaybooksFile:
+        names = [rule.name for rule in self.rules]
+        doubles = sorted({name for name in names if names.count(name) > 1})
+        if doubles:
+            raise ValueError(f"rule names must be unique; repeated: {', '.join(doubles)}")
+        return self
+
+
+def load_playbooks_file(path: Path) -> PlaybooksFile:
+    """Read and validate a playbooks file; expressions are compiled by ``prepbot.playbooks``.
+
+    Raises:
+        ConfigError: the file is missing or not TOML, or a key is wrong; one line per problem,
+            each starting with the file, a rule's problems naming the rule.
+    """
+    try:
+        data = _read_toml(path)
+    except ConfigError as exc:
+        hint = "set [playbooks] file to an existing file, or remove it to use the shipped rules"
+        raise ConfigError(str(exc).split(" (fix:")[0], key="playbooks.file", hint=hint) from None
+    try:
+        return PlaybooksFile.model_validate({**data, "source": path})
+    except ValidationError as exc:
+        raise ConfigError(
+            "\n".join(f"{path}: {_playbooks_error_line(e, data)}" for e in exc.errors())
+        ) from None
+
+
+def _playbooks_error_line(err: Any, data: Mapping[str, Any]) -> str:
+    """``rule <name>: when: <message> (fix: ...)``, or ``<key>: <message>`` outside the rules."""
+    loc = tuple(part for part in err["loc"] if not str(part).startswith("function-"))
+    message = str(err["msg"]).removeprefix("Value error, ")
+    hint = _HINTS.get(err["type"])
+    suffix = f" (fix: {hint})" if hint else ""
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        rules = data.get("rules")
+        rule = rules[loc[1]] if isinstance(rules, list) and loc[1] < len(rules) else None
+        name = rule.get("name") if isinstance(rule, dict) else None
+        label = name if isinstance(name, str) and name else f"#{loc[1] + 1}"
+        field = ".".join(str(part) for part in loc[2:])
+        return f"rule {label}: " + (f"{field}: " if field else "") + message + suffix
+    return f"{'.'.join(str(part) for part in loc) or '(file)'}: {message}{suffix}"
