@@ -117,7 +117,9 @@ def tick(
 
     _setup_logging(verbose)
     at = _parse_now(now)
-    application = _build(_settings(config))
+    settings = _settings(config)
+    _preflight(settings)
+    application = _build(settings)
     try:
         report = application.service.tick(at)
     except LedgerError as exc:
@@ -141,6 +143,7 @@ def run(
 
     _setup_logging(verbose)
     settings = _settings(config)
+    _preflight(settings)
     application = _build(settings)
     try:
         run_forever(application, settings)
@@ -157,8 +160,15 @@ def log_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 500,
+    day: Annotated[
+        str | None, typer.Option("--day", help="Only meetings on this day (YYYY-MM-DD, org time zone).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only rows changed since this date or ISO 8601 instant.")
+    ] = None,
 ) -> None:
     """Show every meeting's decision with its reason (newest first)."""
+    from prepbot.admin_cli import log_filter
     from prepbot.domain import Status
     from prepbot.ledger.sql import SqlLedger
 
@@ -171,7 +181,9 @@ def log_command(
         ) from None
     ledger = SqlLedger(settings.ledger.url)
     try:
-        rows = ledger.rows(event_id=event, status=wanted, limit=limit)
+        keep, since_at = log_filter(settings, day, since)
+        rows = ledger.rows(event_id=event, status=wanted, since=since_at, limit=None if day else limit)
+        rows = [row for row in rows if keep(row)][:limit]
     finally:
         ledger.close()
     if as_json:
@@ -182,25 +194,9 @@ def log_command(
 
 
 def _row_json(row: Any) -> dict[str, Any]:
-    def text(value: Any) -> Any:
-        return value.isoformat() if isinstance(value, datetime) else value
+    from prepbot.admin_views import row_json
 
-    return {
-        "id": row.id,
-        "event_id": row.key.event_id,
-        "occurrence": row.key.occurrence,
-        "recipient": row.key.recipient,
-        "kind": row.key.kind.value,
-        "status": row.status.value,
-        "reason": row.reason,
-        "due_at": text(row.due_at),
-        "sent_at": text(row.sent_at),
-        "attempt": row.attempt,
-        "message_id": row.message_id,
-        "crm_id": row.crm_id,
-        "time_zone": row.time_zone,
-        "template_version": row.template_version,
-    }
+    return row_json(row)
 
 
 def _print_rows(rows: list[Any]) -> None:
@@ -234,6 +230,100 @@ def _detail(row: Any) -> str:
         due = f"due {row.due_at:%Y-%m-%d %H:%M}"
         return f"{due}; {row.reason}" if row.reason else due
     return str(row.reason)
+
+
+@app.command("no-show")
+def no_show(
+    event_id: Annotated[
+        str, typer.Argument(help="The Salesforce Id of the Event the client did not come to.")
+    ],
+    config: ConfigOption = None,
+    now: Annotated[
+        str | None, typer.Option(help="Act as if the clock read this ISO 8601 instant (default: now).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Follow up a missed meeting now: a call Task for its owner and, by config, a kind email to the
+    client. Works whether or not the meeting is marked as a no-show in Salesforce. Safe to repeat:
+    each is done once. (Anything else due at this moment is sent too, as a tick would.)"""
+    from prepbot.errors import LedgerError
+
+    _setup_logging(verbose)
+    at = _parse_now(now)
+    application = _build(_settings(config))
+    try:
+        code = _follow_up(application, event_id, at)
+    except LedgerError as exc:
+        raise _fail(f"ledger unavailable: {exc}", EXIT_UNAVAILABLE) from None
+    finally:
+        application.close()
+    raise typer.Exit(code)
+
+
+def _follow_up(application: App, event_id: str, at: datetime) -> int:
+    from prepbot.app import build_no_show_flow
+    from prepbot.errors import ConfigError
+    from prepbot.flows.noshow import NoShowFlow, has_started
+
+    service = application.service
+    flow = next((f for f in service.flows if isinstance(f, NoShowFlow)), None)
+    if flow is None:  # switched off for ticks; the command still works when asked by name
+        try:
+            flow = build_no_show_flow(
+                application.settings, application.crm, application.ledger, application.transport
+            )
+        except ConfigError as exc:
+            raise _fail(f"configuration problem:\n{exc}", EXIT_CONFIG) from None
+        service.flows.append(flow)
+    meeting = _read_meeting(application, event_id)
+    if not has_started(meeting, at):
+        start = meeting.start_at.isoformat() if meeting.start_at else str(meeting.activity_date)
+        raise _fail(f"the meeting {event_id} has not started yet (it starts {start}); nothing was done", 2)
+    added = flow.plan(meeting, at)
+    report = service.dispatch(at)
+    rows = flow.outcomes(meeting, at)
+    if not added:
+        typer.echo(f"{meeting.event_id}: already followed up earlier; nothing new was done.")
+    for row in rows:
+        typer.echo(f"  {_describe_follow_up(row)}")
+    for error in report.errors:
+        typer.echo(f"  ! {error}", err=True)
+    return EXIT_PROBLEMS if any(row.status.value == "failed" for row in rows) else EXIT_OK
+
+
+def _read_meeting(application: App, event_id: str) -> Any:
+    from prepbot.errors import CrmError, CrmQueryError
+
+    try:
+        found = application.crm.meetings_by_id([event_id])
+    except CrmQueryError as exc:
+        raise _fail(f"{event_id!r} is not an Event Id the org knows ({exc.error_code or exc})", 2) from None
+    except CrmError as exc:
+        raise _fail(f"org unavailable: {exc}", EXIT_UNAVAILABLE) from None
+    meeting = found.get(event_id) or next(
+        (m for m in found.values() if m.event_id[:15] == event_id[:15]), None
+    )
+    if meeting is None:
+        raise _fail(f"no Event with Id {event_id} (deleted, or not visible to prepbot's user)", 2)
+    return meeting
+
+
+_FOLLOW_UP_WORDS = {
+    ("no_show_task", "logged"): "Task created for the owner ({crm_id}): call the client.",
+    ("no_show_email", "logged"): "Email sent to {recipient} and logged ({crm_id}).",
+    ("no_show_email", "sent"): "Email sent to {recipient} (not logged on the records yet).",
+    ("no_show_email", "skipped"): "Email not sent to {recipient}: {reason}.",
+    ("no_show_email", "planned"): "Email to {recipient} waiting: {reason}; tried again later.",
+    ("no_show_task", "planned"): "Task waiting: {reason}; tried again later.",
+}
+
+
+def _describe_follow_up(row: Any) -> str:
+    kind, status = row.key.kind.value, row.status.value
+    words = _FOLLOW_UP_WORDS.get(
+        (kind, status), f"{kind.replace('_', ' ')}: {status}" + " ({reason})" * bool(row.reason)
+    )
+    return words.format(recipient=row.key.recipient, crm_id=row.crm_id or "", reason=row.reason or status)
 
 
 @config_app.command("check")
@@ -270,7 +360,22 @@ def demo(
     raise typer.Exit(run_demo(output, days=days))
 
 
+def _preflight(settings: Settings) -> None:
+    from prepbot.admin_cli import preflight
+
+    preflight(settings)
+
+
 def main() -> None:
     """Console-script entry point."""
     _register_sandbox()
     app()
+
+
+def _register_admin() -> None:
+    from prepbot.admin_cli import register
+
+    register(app)
+
+
+_register_admin()  # templates, preview, plan, send-test, status (prepbot/admin_cli.py)

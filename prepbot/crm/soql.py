@@ -152,3 +152,42 @@ def roles_query(opportunity_ids: Sequence[str]) -> Soql:
 def field_check_query(sobject: str, api_name: str) -> Soql:
     """A cheap query that fails with INVALID_FIELD when ``api_name`` does not exist on ``sobject``."""
     return Soql(f"SELECT Id, {api_name} FROM {sobject} LIMIT 1")
+
+
+def _no_show_literal(value: str) -> object:
+    """A checkbox field is mapped with the value "true"/"false" (a SOQL boolean); anything else is text."""
+    lowered = value.strip().lower()
+    return lowered == "true" if lowered in ("true", "false") else value
+
+
+def no_show_query(mapping: FieldMapping, start_at: datetime, end_at: datetime) -> Soql | None:
+    """Events that started in ``[start_at, end_at)`` whose mapped no-show field holds the value.
+
+    None when no no-show field is mapped (there is nothing to ask for). All-day events are matched
+    by ActivityDate as in ``window_query`` (a superset; the caller checks that they have begun).
+    """
+    name = mapping.event_no_show_field
+    if name is None:
+        return None
+    d1, d2 = all_day_dates(start_at, end_at)
+    where = (
+        f" WHERE {NOT_COPIES} AND {name} = {{}}"
+        " AND ((IsAllDayEvent = false AND StartDateTime >= {} AND StartDateTime < {})"
+        " OR (IsAllDayEvent = true AND ActivityDate >= {} AND ActivityDate <= {}))"
+        " ORDER BY StartDateTime, Id"
+    )
+    literal = _no_show_literal(mapping.event_no_show_value)
+    return Soql(event_select(mapping) + where, (literal, start_at, end_at, d1, d2))
+
+
+def future_meetings_query(who_ids: Sequence[str], after: datetime) -> Soql:
+    """The Who Ids of a batch (<= IN_BATCH) that have a meeting starting after ``after``.
+
+    All-day events count from the day after ``after``'s UTC date (their date is not an instant).
+    """
+    where = (
+        f" WHERE WhoId IN {{}} AND {NOT_COPIES}"
+        " AND ((IsAllDayEvent = false AND StartDateTime > {})"
+        " OR (IsAllDayEvent = true AND ActivityDate > {}))"
+    )
+    return Soql("SELECT WhoId FROM Event" + where, (list(who_ids), after, after.date()))
