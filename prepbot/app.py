@@ -21,16 +21,14 @@ from prepbot.crm.salesforce import (
 )
 from prepbot.domain import OutgoingMessage
 from prepbot.errors import ConfigError
-from prepbot.flows.noshow import NoShowFlow
-from prepbot.flows.noshow_compose import NoShowWriter, playbook_scripts
 from prepbot.ledger.sql import SqlLedger
 from prepbot.messages import build_email
 from prepbot.planner import Audience
-from prepbot.playbooks import load_playbook
 from prepbot.ports import Clock, Transport
 from prepbot.rendering import Renderer, shipped_templates_dir
 from prepbot.service import Cadence, Flow, Service
 from prepbot.timing import SendPolicy
+from prepbot.transports.salesforce import SalesforceEmailTransport
 from prepbot.transports.smtp import SmtpTransport
 
 
@@ -42,7 +40,7 @@ class App:
     service: Service
     crm: SalesforceCrm
     ledger: SqlLedger
-    transport: SmtpTransport
+    transport: Transport
 
     def close(self) -> None:
         self.transport.close()
@@ -129,7 +127,19 @@ def build_crm(settings: Settings) -> SalesforceCrm:
     )
 
 
-def build_transport(settings: Settings, clock: Clock) -> SmtpTransport:
+def build_transport(settings: Settings, clock: Clock, crm: SalesforceCrm | None = None) -> Transport:
+    """The SMTP relay, or the org's emailSimple action with ``[delivery] transport = "salesforce"``."""
+    d = settings.delivery
+    if d.transport == "salesforce":
+        if crm is None:
+            raise ConfigError("sending through Salesforce needs the org connection", key="delivery.transport")
+        return SalesforceEmailTransport(
+            crm=crm,
+            sender_type=d.salesforce_sender_type,
+            sender_address=d.salesforce_sender_address,
+            log_email_on_send=d.log_email_on_send,
+            clock=clock,
+        )
     s = settings.smtp
 
     def build(message: OutgoingMessage) -> EmailMessage:
@@ -164,27 +174,7 @@ def build_flows(
 ) -> list[Flow]:
     """The flows besides confirmations (prep notes, no-show follow-ups), each switched by config."""
     flows: list[Flow] = []
-    if settings.no_show.enabled:
-        flows.append(build_no_show_flow(settings, crm, ledger, transport))
     return flows
-
-
-def build_no_show_flow(
-    settings: Settings, crm: SalesforceCrm, ledger: SqlLedger, transport: Transport
-) -> NoShowFlow:
-    """The no-show follow-up (also built by ``prepbot no-show`` when the flow is switched off)."""
-    composer = build_composer(settings)
-    scripts = playbook_scripts(composer.renderer, load_playbook(settings.playbooks.file))
-    return NoShowFlow(
-        crm=crm,
-        ledger=ledger,
-        transport=transport,
-        writer=NoShowWriter(composer, scripts, settings.messages.org_time_zone),
-        audience=build_audience(settings),
-        cadence=build_cadence(settings),
-        email_client=settings.no_show.email_client,
-        lookback=timedelta(hours=settings.no_show.lookback_hours),
-    )
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> App:
@@ -194,7 +184,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     """
     ledger = SqlLedger(settings.ledger.url)
     crm = build_crm(settings)
-    transport = build_transport(settings, clock or SystemClock())
+    transport = build_transport(settings, clock or SystemClock(), crm)
     service = Service(
         crm=crm,
         ledger=ledger,

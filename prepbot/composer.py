@@ -98,6 +98,8 @@ class Composer:
             reply_to=owner.email,
             language=rendered.language,
             template_version=rendered.template_version,
+            who_id=who.id,
+            what_id=meeting.what.id if meeting.what and who.kind != "Lead" else None,
         )
 
     def email_task(self, meeting: Meeting, composed: Composed, now: datetime, *, ref: str) -> TaskRecord:

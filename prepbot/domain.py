@@ -197,6 +197,8 @@ class OutgoingMessage:
     headers: tuple[tuple[str, str], ...] = ()
     language: str = "en"
     template_version: str = ""
+    who_id: str | None = None  # the Contact/Lead whose Email is ``to_address`` (emailSimple recipientId)
+    what_id: str | None = None  # the record to log the email on as well (emailSimple relatedRecordId)
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,11 @@ class CrmUnavailableError(CrmError):
     retryable = True
 
 
+class CrmInDoubtError(CrmError):
+    """A write (e.g. the emailSimple action) was sent but no usable answer came back: Salesforce may
+    have carried it out. Never repeated blindly (the same rule as RFC 1047 for SMTP)."""
+
+
 class CrmRecordError(CrmError):
     """One record of a batch write was refused; the others are unaffected."""
 

@@ -19,8 +19,10 @@ from prepbot.crm.sf_auth import Auth, ClientCredentialsAuth, JwtAuth, SessionAut
 from prepbot.crm.sf_errors import (
     INVALID_SESSION,
     LIMIT_EXCEEDED,
+    action_results,
     error_for_exception,
     error_for_status,
+    may_have_applied,
     may_retry,
     surely_unsent,
 )
@@ -33,13 +35,11 @@ from prepbot.crm.soql import (
     by_id_query,
     changes_query,
     field_check_query,
-    future_meetings_query,
-    no_show_query,
     roles_query,
     window_query,
 )
 from prepbot.domain import Changes, ContactRole, Meeting, NoteRecord, TaskRecord, WriteResult
-from prepbot.errors import ConfigError, CrmError, CrmQueryError, CrmUnavailableError
+from prepbot.errors import ConfigError, CrmError, CrmInDoubtError, CrmQueryError, CrmUnavailableError
 
 __all__ = ["ClientCredentialsAuth", "FieldMapping", "JwtAuth", "SalesforceCrm", "SessionAuth"]
 
@@ -50,6 +50,7 @@ Roles = dict[str, tuple[ContactRole, ...]]
 BACKOFF_CAP_S = 30.0
 COMPOSITE_QUERIES = 5  # query subrequests allowed in one composite call (brief §2.7)
 CONFIG_KEYS = {"event_no_show_field": "event_no_show"}  # FieldMapping name -> config key (config.py)
+EMAIL_SIMPLE = "actions/standard/emailSimple"
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -343,40 +344,6 @@ class SalesforceCrm:
         self._seen.forget_before(newest - self._overlap)
         return Changes(meetings=tuple(meetings), deleted_ids=tuple(deleted), watermark=newest)
 
-    def no_shows_between(self, start_at: datetime, end_at: datetime) -> Iterator[Meeting]:
-        """Yield the meetings that started in ``[start_at, end_at)`` and are marked as missed.
-
-        "Missed" means the mapped ``event_no_show_field`` holds ``event_no_show_value`` (filtered in
-        SOQL; a value "true"/"false" is compared as a checkbox). Records have the shape of
-        ``meetings_between``. Nothing is read when no no-show field is mapped.
-
-        Raises:
-            CrmAuthError, CrmQueryError, CrmUnavailableError.
-        """
-        _aware(start_at, end_at)
-        soql = no_show_query(self._fields, start_at, end_at)
-        if soql is None:
-            return
-        roles: Roles = {}
-        for records in self._pages(soql):
-            yield from (m for m in self._meetings(records, roles) if m.no_show)
-
-    def future_meetings_of(self, who_ids: Sequence[str], after: datetime) -> set[str]:
-        """The Who Ids (of ``who_ids``) that have another meeting starting after ``after``.
-
-        One query per 400 Ids; all-day meetings count from the next UTC date. Ids come back in
-        Salesforce's 18-character form.
-
-        Raises:
-            CrmAuthError, CrmQueryError, CrmUnavailableError.
-        """
-        _aware(after)
-        found: set[str] = set()
-        for batch in _chunks(list(dict.fromkeys(who_ids)), IN_BATCH):
-            for records in self._pages(future_meetings_query(batch, after)):
-                found.update(str(r["WhoId"]) for r in records if r.get("WhoId"))
-        return found
-
     def check_fields(self) -> None:
         """Verify that every mapped custom field exists (one ``LIMIT 1`` query per field).
 
@@ -420,3 +387,40 @@ class SalesforceCrm:
             CrmAuthError, CrmQueryError, CrmUnavailableError: the first chunk failed (nothing written).
         """
         return self._writer.save_notes(notes)
+
+    def send_email_simple(self, inputs: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+        """Run the ``emailSimple`` action (salesforce-api.md §2.10): one POST for all ``inputs``.
+
+        Retried only when Salesforce certainly did not act (503, a lock, a request that never
+        left, a refreshed session), as for every other write.
+
+        Returns:
+            One result per input, in order: ``{"isSuccess", "errors": [{"statusCode", ...}], ...}``.
+            Refused inputs (the action answers 400 with these results) are returned, not raised.
+
+        Raises:
+            CrmInDoubtError: the request went out but no usable answer came back (a read timeout,
+                a dropped connection, a 5xx other than 503, an unreadable body): the email may
+                have been sent.
+            CrmAuthError, CrmQueryError, CrmUnavailableError: the request was refused as a whole.
+        """
+        body = {"inputs": [dict(i) for i in inputs]}
+
+        def post(sf: Salesforce) -> Any:
+            try:
+                return sf.restful(EMAIL_SIMPLE, method="POST", json=body)
+            except SalesforceError as exc:
+                if exc.status < 500 and action_results(exc.content) is not None:
+                    return exc.content  # per-input refusals: the caller decides input by input
+                raise
+
+        try:
+            raw = self.call(EMAIL_SIMPLE, post, idempotent=False)
+        except CrmUnavailableError as exc:
+            if not may_have_applied(exc):
+                raise
+            raise CrmInDoubtError(str(exc), status=exc.status, error_code=exc.error_code) from exc
+        results = action_results(raw)
+        if results is None or len(results) != len(inputs):
+            raise CrmInDoubtError(f"Salesforce {EMAIL_SIMPLE}: unexpected response shape")
+        return results

@@ -100,3 +100,29 @@ def may_retry(exc: CrmError, *, idempotent: bool, unsent: bool = False) -> bool:
     if not isinstance(exc, CrmUnavailableError) or exc.error_code == LIMIT_EXCEEDED:
         return False
     return idempotent or unsent or exc.error_code == LOCKED or exc.status == 503
+
+
+def may_have_applied(exc: CrmError) -> bool:
+    """Whether a failed write may still have been carried out (so it must not be sent again).
+
+    Certainly not applied: 4xx refusals, 503 (refused before processing), a lock timeout,
+    REQUEST_LIMIT_EXCEEDED, and a request that never left (``surely_unsent``). Anything else that
+    failed after the request went out (other 5xx, a read timeout, a dropped connection, an
+    unreadable body) may have been applied.
+    """
+    if not isinstance(exc, CrmUnavailableError) or exc.status == 503 or exc.error_code in RETRYABLE_CODES:
+        return False
+    if exc.status >= 500:
+        return True
+    return exc.status == 0 and not (exc.__cause__ is not None and surely_unsent(exc.__cause__))
+
+
+def action_results(content: Any) -> list[dict[str, Any]] | None:
+    """The per-input results of an invocable action (``[{"isSuccess", "errors", ...}]``), else None."""
+    if isinstance(content, dict) and "isSuccess" in content:
+        content = [content]  # one REST-guide example shows a bare object (salesforce-api.md §2.10)
+    if not isinstance(content, list) or not content:
+        return None
+    if all(isinstance(r, dict) and "isSuccess" in r for r in content):
+        return [dict(r) for r in content]
+    return None
