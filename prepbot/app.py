@@ -21,9 +21,12 @@ from prepbot.crm.salesforce import (
 )
 from prepbot.domain import OutgoingMessage
 from prepbot.errors import ConfigError
+from prepbot.flows.noshow import NoShowFlow
+from prepbot.flows.noshow_compose import NoShowWriter, playbook_scripts
 from prepbot.ledger.sql import SqlLedger
 from prepbot.messages import build_email
 from prepbot.planner import Audience
+from prepbot.playbooks import load_playbook
 from prepbot.ports import Clock, Transport
 from prepbot.rendering import Renderer, shipped_templates_dir
 from prepbot.service import Cadence, Flow, Service
@@ -174,7 +177,27 @@ def build_flows(
 ) -> list[Flow]:
     """The flows besides confirmations (prep notes, no-show follow-ups), each switched by config."""
     flows: list[Flow] = []
+    if settings.no_show.enabled:
+        flows.append(build_no_show_flow(settings, crm, ledger, transport))
     return flows
+
+
+def build_no_show_flow(
+    settings: Settings, crm: SalesforceCrm, ledger: SqlLedger, transport: Transport
+) -> NoShowFlow:
+    """The no-show follow-up (also built by ``prepbot no-show`` when the flow is switched off)."""
+    composer = build_composer(settings)
+    scripts = playbook_scripts(composer.renderer, load_playbook(settings.playbooks.file))
+    return NoShowFlow(
+        crm=crm,
+        ledger=ledger,
+        transport=transport,
+        writer=NoShowWriter(composer, scripts, settings.messages.org_time_zone),
+        audience=build_audience(settings),
+        cadence=build_cadence(settings),
+        email_client=settings.no_show.email_client,
+        lookback=timedelta(hours=settings.no_show.lookback_hours),
+    )
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> App:

@@ -35,6 +35,8 @@ from prepbot.crm.soql import (
     by_id_query,
     changes_query,
     field_check_query,
+    future_meetings_query,
+    no_show_query,
     roles_query,
     window_query,
 )
@@ -343,6 +345,40 @@ class SalesforceCrm:
             meetings.extend(self._meetings([r for r in fresh if not r.get("IsDeleted")], roles))
         self._seen.forget_before(newest - self._overlap)
         return Changes(meetings=tuple(meetings), deleted_ids=tuple(deleted), watermark=newest)
+
+    def no_shows_between(self, start_at: datetime, end_at: datetime) -> Iterator[Meeting]:
+        """Yield the meetings that started in ``[start_at, end_at)`` and are marked as missed.
+
+        "Missed" means the mapped ``event_no_show_field`` holds ``event_no_show_value`` (filtered in
+        SOQL; a value "true"/"false" is compared as a checkbox). Records have the shape of
+        ``meetings_between``. Nothing is read when no no-show field is mapped.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError.
+        """
+        _aware(start_at, end_at)
+        soql = no_show_query(self._fields, start_at, end_at)
+        if soql is None:
+            return
+        roles: Roles = {}
+        for records in self._pages(soql):
+            yield from (m for m in self._meetings(records, roles) if m.no_show)
+
+    def future_meetings_of(self, who_ids: Sequence[str], after: datetime) -> set[str]:
+        """The Who Ids (of ``who_ids``) that have another meeting starting after ``after``.
+
+        One query per 400 Ids; all-day meetings count from the next UTC date. Ids come back in
+        Salesforce's 18-character form.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError.
+        """
+        _aware(after)
+        found: set[str] = set()
+        for batch in _chunks(list(dict.fromkeys(who_ids)), IN_BATCH):
+            for records in self._pages(future_meetings_query(batch, after)):
+                found.update(str(r["WhoId"]) for r in records if r.get("WhoId"))
+        return found
 
     def check_fields(self) -> None:
         """Verify that every mapped custom field exists (one ``LIMIT 1`` query per field).
