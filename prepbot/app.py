@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 
 from prepbot.clock import SystemClock
@@ -19,10 +20,12 @@ from prepbot.crm.salesforce import (
     SalesforceCrm,
     SessionAuth,
 )
+from prepbot.crm.sf_notes import find_notes
 from prepbot.domain import OutgoingMessage
 from prepbot.errors import ConfigError
 from prepbot.flows.noshow import NoShowFlow
 from prepbot.flows.noshow_compose import NoShowWriter, playbook_scripts
+from prepbot.flows.notes import NoteFlow, playbook_note_scripts
 from prepbot.ledger.sql import SqlLedger
 from prepbot.messages import build_email
 from prepbot.planner import Audience
@@ -179,7 +182,25 @@ def build_flows(
     flows: list[Flow] = []
     if settings.no_show.enabled:
         flows.append(build_no_show_flow(settings, crm, ledger, transport))
+    if settings.notes.enabled:
+        flows.append(build_note_flow(settings, crm, ledger))
     return flows
+
+
+def build_note_flow(settings: Settings, crm: SalesforceCrm, ledger: SqlLedger) -> NoteFlow:
+    """Prep notes on the opportunity, with the playbook's fallback scripts."""
+    composer = build_composer(settings)
+    zone = settings.messages.org_time_zone
+    playbook = load_playbook(settings.playbooks.file)
+    return NoteFlow(
+        crm=crm,
+        ledger=ledger,
+        renderer=composer.renderer,
+        scripts=playbook_note_scripts(composer.renderer, playbook, composer, zone),
+        create=settings.notes.create,
+        find_notes=partial(find_notes, crm),
+        org_time_zone=zone,
+    )
 
 
 def build_no_show_flow(

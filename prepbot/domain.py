@@ -314,3 +314,19 @@ class Transition:
     reason: str = ""
     attempt: int = 0
     worker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NoteState:
+    """The ledger's record of a meeting's prep note: which ContentNote, on which record, with what content.
+
+    ``note_id`` None means a create was started but its outcome is not known (a crash between the
+    create and storing the Id, reliability C6): look the note up before creating another one.
+    """
+
+    event_id: str
+    occurrence: str  # the occurrence the note last described (a moved meeting keeps its note)
+    linked_entity_id: str
+    note_id: str | None
+    content_hash: str
+    updated_at: datetime

@@ -14,6 +14,7 @@ from prepbot.domain import (
     Meeting,
     MessageKind,
     NoteRecord,
+    NoteState,
     OutgoingMessage,
     PlannedAction,
     Status,
@@ -192,4 +193,32 @@ class Ledger(Protocol):
 
     def set_watermark(self, name: str, value: datetime) -> None:
         """Store a sync watermark."""
+        ...
+
+    def note_states(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], NoteState]:
+        """The prep-note state of each (Event Id, occurrence) key's meeting, for keys that have one.
+
+        One note per meeting: a moved meeting's key gets its Event's state (``occurrence`` tells
+        which occurrence the note last described).
+
+        Raises:
+            LedgerError: the database failed.
+        """
+        ...
+
+    def save_note_state(
+        self,
+        event_id: str,
+        occurrence: str,
+        *,
+        linked_entity_id: str,
+        note_id: str | None,
+        content_hash: str,
+        now: datetime,
+    ) -> None:
+        """Store the meeting's prep-note state, replacing its earlier one (``note_id`` None: create pending).
+
+        Raises:
+            LedgerError: the database failed.
+        """
         ...

@@ -1,4 +1,4 @@
-"""Ledger tables (SQLAlchemy Core): actions, their transition history, and sync watermarks."""
+"""Ledger tables (SQLAlchemy Core): actions, their transition history, sync watermarks, prep notes."""
 
 from __future__ import annotations
 
@@ -111,4 +111,21 @@ watermarks = Table(
     metadata,
     Column("name", String(100), primary_key=True),
     Column("value", UtcDateTime(), nullable=False),
+)
+
+# One prep note (ContentNote) per meeting: ContentNote cannot be upserted, so the Id and a hash of
+# the content written live here (reliability fact 6). ``note_id`` NULL = a create whose outcome is
+# unknown (C6). A moved meeting keeps its row (and its note): ``occurrence`` is updated in place.
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), nullable=False),
+    Column("occurrence", String(40), nullable=False),
+    Column("linked_entity_id", String(40), nullable=False),
+    Column("note_id", String(40)),
+    Column("content_hash", String(64), nullable=False, default=""),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("event_id", "occurrence"),
+    Index(None, "event_id"),
 )

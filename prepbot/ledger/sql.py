@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from prepbot.domain import ActionKey, ActionRow, MessageKind, PlannedAction, Status
 from prepbot.errors import LedgerStateError, StaleClaimError
-from prepbot.ledger.reads import SqlLedgerReads
+from prepbot.ledger.notes import SqlNoteStates
 from prepbot.ledger.rows import check_settle, chunks, created, key_of, move, settle_values, to_action_row
 from prepbot.ledger.schema import actions, events_log, watermarks
 from prepbot.ledger.states import PLANNABLE, WITHDRAWABLE
@@ -24,7 +24,7 @@ IN_DOUBT_REASON = "crashed while sending: the relay may have accepted it (RFC 10
 REPLANNED_REASON = "lease expired before sending: planned again"
 
 
-class SqlLedger(SqlLedgerReads):
+class SqlLedger(SqlNoteStates):
     """The ledger on a SQL database: one row per key, moved through the state machine.
 
     SQLite (``sqlite:///path``) is for one process; PostgreSQL (``postgresql+psycopg://...``) lets

@@ -32,7 +32,9 @@ def _reset_postgres(url: str) -> None:
 
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS events_log, actions, watermarks, prepbot_alembic_version"))
+        conn.execute(
+            text("DROP TABLE IF EXISTS events_log, actions, watermarks, notes, prepbot_alembic_version")
+        )
     engine.dispose()
 
 

@@ -1,0 +1,305 @@
+"""Prep notes: one ContentNote per meeting on its Opportunity (or Account, or Who), updated in place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from prepbot.composer import Composer
+from prepbot.domain import ActionRow, Meeting, MessageKind, NoteRecord, NoteState, Status
+from prepbot.errors import CrmError, PrepbotError, TemplateError
+from prepbot.playbooks import Playbook, choose_scripts
+from prepbot.ports import Crm, Ledger
+from prepbot.prepnote import (
+    ConfirmationStatus,
+    PrepNote,
+    ScriptLike,
+    build_prep_note,
+    confirmation_status,
+    note_language,
+)
+from prepbot.rendering import Renderer
+from prepbot.report import Report
+from prepbot.scripts import render_scripts
+from prepbot.timing import meeting_deadline_at, recipient_zone
+
+log = logging.getLogger(__name__)
+
+ScriptSource = Callable[[Meeting], Sequence[ScriptLike]]
+NoteFinder = Callable[[Sequence[str]], Mapping[str, Sequence[tuple[str, str]]]]
+Timing = Literal["with_confirmation", "on_sync"]
+_GONE = frozenset({Status.SUPERSEDED, Status.CANCELLED})
+CHUNK = 200
+
+
+def note_target(meeting: Meeting) -> str | None:
+    """The record the note goes on: the Opportunity, else the Account, else the Who (Contact or Lead)."""
+    what, who = meeting.what, meeting.who
+    if what is not None and what.kind == "Opportunity":
+        return what.id
+    if what is not None and what.kind == "Account":
+        return what.id
+    if who is not None and who.kind == "Contact" and who.account_id:
+        return who.account_id
+    return who.id if who is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """One note to write: the meeting, the rendered note, and the record it goes to."""
+
+    meeting: Meeting
+    note: PrepNote
+    record: NoteRecord
+
+
+class NoteFlow:
+    """Keeps each meeting's prep note in step with the meeting and its confirmation.
+
+    The ledger's ``notes`` table is the state (no ledger rows of its own, so ``kinds`` is empty):
+    the note's Id, its record and a hash of its content. A note is written when it is new or its
+    hash changed, all of a chunk in one ``save_notes`` call; unchanged notes cost no API call.
+
+    Args:
+        crm: writes the notes.
+        ledger: the confirmation rows (for the status) and the note state.
+        renderer: renders ``<lang>/prep_note.html`` and ``prep_note.title.txt``.
+        scripts: the rendered fallback scripts for a meeting (playbooks + scripts).
+        create: ``with_confirmation`` (once the confirmation is due or settled) or ``on_sync``.
+        find_notes: looks notes up by linked record after a create whose outcome is unknown (C6).
+        org_time_zone: the zone used when neither client nor owner has one.
+    """
+
+    kinds: frozenset[MessageKind] = frozenset()
+
+    def __init__(
+        self,
+        *,
+        crm: Crm,
+        ledger: Ledger,
+        renderer: Renderer,
+        scripts: ScriptSource,
+        create: Timing = "with_confirmation",
+        find_notes: NoteFinder | None = None,
+        org_time_zone: str = "UTC",
+    ) -> None:
+        self.crm = crm
+        self.ledger = ledger
+        self.renderer = renderer
+        self.scripts = scripts
+        self.create = create
+        self.find_notes = find_notes
+        self.org_time_zone = org_time_zone
+        # Meetings of this cycle's sync and the confirmation status their note was built with (None:
+        # no note was due): after the dispatch only those whose status moved are rendered again.
+        self._seen: dict[str, tuple[Meeting, ConfirmationStatus | None]] = {}
+
+    # -- the Flow protocol --------------------------------------------------------------------------
+
+    def on_meetings(self, meetings: Sequence[Meeting], now: datetime, report: Report) -> None:
+        """Create or update the notes that are due among these meetings (one API call at most)."""
+        self._seen.update((m.event_id, (m, None)) for m in meetings)
+        self._refresh(meetings, now, report)
+
+    def after_sync(self, now: datetime, report: Report) -> None:
+        """Nothing: every meeting was handled chunk by chunk."""
+
+    def dispatch(
+        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
+    ) -> None:
+        """Nothing: prep notes have no ledger rows to claim."""
+
+    def after_dispatch(self, now: datetime, report: Report) -> None:
+        """Refresh the notes of meetings whose confirmation changed in this dispatch ("sent at 10:00")."""
+        changed = sorted(
+            {
+                row.key.event_id
+                for row in self.ledger.rows(since=now)
+                if row.key.kind is MessageKind.CONFIRMATION
+            }
+        )
+        seen, self._seen = self._seen, {}
+        if not changed:
+            return
+        rows = self._confirmation_rows([e for e in changed if e in seen])
+        meetings = [
+            seen[e][0]
+            for e in changed
+            if e in seen and confirmation_status(seen[e][0], rows.get(e, [])) != seen[e][1]
+        ]
+        meetings.extend(self._read([e for e in changed if e not in seen], report))
+        for start in range(0, len(meetings), CHUNK):
+            self._refresh(meetings[start : start + CHUNK], now, report)
+        self._seen.clear()
+
+    def _read(self, event_ids: Sequence[str], report: Report) -> list[Meeting]:
+        """Meetings this process did not read in its own sync (a ``dispatch`` run on its own)."""
+        found: list[Meeting] = []
+        for start in range(0, len(event_ids), CHUNK):
+            try:
+                found.extend(self.crm.meetings_by_id(event_ids[start : start + CHUNK]).values())
+            except CrmError as exc:
+                report.errors.append(f"prep notes not refreshed ({exc}); retried next cycle")
+                break
+        return found
+
+    # -- one chunk -----------------------------------------------------------------------------------
+
+    def _refresh(self, meetings: Sequence[Meeting], now: datetime, report: Report) -> None:
+        if not meetings:
+            return
+        rows = self._confirmation_rows([m.event_id for m in meetings])
+        states = self.ledger.note_states([(m.event_id, m.occurrence) for m in meetings])
+        work: list[_Work] = []
+        for meeting in meetings:
+            state = states.get((meeting.event_id, meeting.occurrence))
+            mine = rows.get(meeting.event_id, [])
+            if state is None and not self._due(mine, now):
+                continue
+            item = self._prepare(meeting, mine, state, report)
+            if item is not None:
+                work.append(item)
+        self._adopt_lost(work, states, report)
+        self._save(work, now, report)
+
+    def _confirmation_rows(self, event_ids: Sequence[str]) -> dict[str, list[ActionRow]]:
+        found: dict[str, list[ActionRow]] = {}
+        for row in self.ledger.rows_for_events(event_ids):
+            if row.key.kind is MessageKind.CONFIRMATION and row.status not in _GONE:
+                found.setdefault(row.key.event_id, []).append(row)
+        return found
+
+    def _due(self, rows: Sequence[ActionRow], now: datetime) -> bool:
+        """``on_sync``: always. ``with_confirmation``: once the confirmation is due or settled."""
+        if self.create == "on_sync":
+            return True
+        return any(row.status is not Status.PLANNED or row.due_at <= now for row in rows)
+
+    def _prepare(
+        self, meeting: Meeting, rows: Sequence[ActionRow], state: NoteState | None, report: Report
+    ) -> _Work | None:
+        """The note to write for a meeting, or None when it is unchanged or cannot be written."""
+        target = state.linked_entity_id if state is not None else note_target(meeting)
+        if target is None:
+            report.bump("note_no_record")
+            return None
+        status = confirmation_status(meeting, rows)
+        self._seen[meeting.event_id] = (meeting, status)
+        try:
+            scripts = self.scripts(meeting)
+            note = build_prep_note(self.renderer, meeting, status, scripts, org_time_zone=self.org_time_zone)
+        except PrepbotError as exc:
+            report.errors.append(f"prep note for {meeting.event_id} not built: {exc}")
+            report.bump("note_failed")
+            return None
+        if state is not None and state.note_id and state.content_hash == note.content_hash:
+            return None
+        note_id = state.note_id if state is not None else None
+        record = NoteRecord(note.title, note.html, target, note_id=note_id, ref=meeting.event_id)
+        return _Work(meeting, note, record)
+
+    def _adopt_lost(
+        self, work: list[_Work], states: Mapping[tuple[str, str], NoteState], report: Report
+    ) -> None:
+        """Creates whose outcome is unknown (a crash or a lost answer, C6): find the note by title.
+
+        A note found on the record with the title this meeting's note had is taken over and
+        updated in place instead of being created a second time.
+        """
+        lost = [
+            i
+            for i, item in enumerate(work)
+            if (s := states.get((item.meeting.event_id, item.meeting.occurrence))) and s.note_id is None
+        ]
+        if not lost or self.find_notes is None:
+            return
+        try:
+            found = self.find_notes(sorted({work[i].record.linked_entity_id for i in lost}))
+        except CrmError as exc:
+            report.errors.append(f"prep notes: lookup after an unknown create failed ({exc}); retried")
+            skipped = set(lost)
+            work[:] = [w for k, w in enumerate(work) if k not in skipped]  # never risk a duplicate
+            return
+        for i in lost:
+            item = work[i]
+            titles = {title: note_id for note_id, title in found.get(item.record.linked_entity_id, ())}
+            note_id = titles.get(item.record.title)
+            if note_id:
+                report.bump("note_found_again")
+                work[i] = _Work(item.meeting, item.note, _with_id(item.record, note_id))
+
+    def _save(self, work: Sequence[_Work], now: datetime, report: Report) -> None:
+        """One ``save_notes`` call for the chunk; the state is stored per note as results come back."""
+        if not work:
+            return
+        for item in work:
+            if item.record.note_id is None:  # remember the attempt first: a crash now must not duplicate
+                self._store(item, None, "", now)
+        try:
+            results = self.crm.save_notes([item.record for item in work])
+        except CrmError as exc:
+            report.errors.append(f"prep notes not written ({exc}); retried next cycle")
+            return
+        for item, result in zip(work, results, strict=True):
+            created = item.record.note_id is None
+            if result.ok and result.id:
+                self._store(item, result.id, item.note.content_hash, now)
+                report.bump("note_created" if created else "note_updated")
+                continue
+            if result.id:  # saved but not linked: keep the Id (never create it twice), retry the content
+                self._store(item, result.id, "", now)
+            why = f"{result.error_code} {result.message or ''}".strip()
+            report.errors.append(f"prep note for {item.meeting.event_id} refused: {why}")
+            report.bump("note_failed")
+
+    def _store(self, item: _Work, note_id: str | None, content_hash: str, now: datetime) -> None:
+        self.ledger.save_note_state(
+            item.meeting.event_id,
+            item.meeting.occurrence,
+            linked_entity_id=item.record.linked_entity_id,
+            note_id=note_id,
+            content_hash=content_hash,
+            now=now,
+        )
+
+
+def _with_id(record: NoteRecord, note_id: str) -> NoteRecord:
+    return NoteRecord(record.title, record.html, record.linked_entity_id, note_id=note_id, ref=record.ref)
+
+
+def playbook_note_scripts(
+    renderer: Renderer, playbook: Playbook, composer: Composer, org_time_zone: str = "UTC"
+) -> ScriptSource:
+    """The scripts a meeting's note shows: chosen by the playbook (reasons in the rep's language),
+    written in the client's language and zone, as they will be said at the meeting.
+
+    The scripts are rendered as of the meeting's start, not the wall clock: the note is only
+    rewritten when its text changes, so nothing in it may depend on the hour it was built.
+    """
+
+    def scripts(meeting: Meeting) -> Sequence[ScriptLike]:
+        owner, who = meeting.owner, meeting.who
+        rep = note_language(renderer, owner.language if owner else None)
+        client = composer.language_for(meeting)
+        choices = choose_scripts(meeting, playbook, language=rep, client_language=client)
+        if not choices:
+            return []
+        zone = recipient_zone(
+            who.time_zone if who else None, owner.time_zone if owner else None, org_time_zone
+        )
+        try:
+            at = meeting_deadline_at(
+                None if meeting.all_day else meeting.start_at,
+                meeting.activity_date if meeting.all_day or meeting.start_at is None else None,
+                zone,
+            )
+            return render_scripts(
+                renderer, choices, meeting, language=client, zone=zone, now=at, playbook=playbook
+            )
+        except ValueError as exc:  # a record without the date its kind needs: this note fails alone
+            raise TemplateError(f"scripts for {meeting.event_id}: {exc}") from None
+
+    return scripts
