@@ -170,6 +170,7 @@ def to_roles(rows: Iterable[Record]) -> dict[str, tuple[ContactRole, ...]]:
                 is_primary=bool(row.get("IsPrimary")),
                 contact_name=_text(contact, "Name"),
                 contact_title=_text(contact, "Title"),
+                contact_country=_text(contact, "MailingCountry"),
             )
         )
     return {key: tuple(value) for key, value in grouped.items()}

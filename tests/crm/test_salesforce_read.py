@@ -191,6 +191,8 @@ def test_a_contact_meeting_carries_every_mapped_field(sandbox: Any, crm_for: Fac
     )
     roles = {(r.contact_name, r.role, r.is_primary) for r in deal.roles}
     assert roles == {("Jan de Vries", "Decision Maker", True), ("Petrov", "Influencer", False)}
+    # where a decider is matters to the absent-decision-maker script ("Anna de Vries, in Spain")
+    assert {r.contact_name: r.contact_country for r in deal.roles}["Jan de Vries"] == "Netherlands"
     owner = m.owner
     assert owner is not None and (owner.name, owner.time_zone, owner.locale) == (
         "Integration User",
