@@ -117,7 +117,9 @@ def tick(
 
     _setup_logging(verbose)
     at = _parse_now(now)
-    application = _build(_settings(config))
+    settings = _settings(config)
+    _preflight(settings)
+    application = _build(settings)
     try:
         report = application.service.tick(at)
     except LedgerError as exc:
@@ -141,6 +143,7 @@ def run(
 
     _setup_logging(verbose)
     settings = _settings(config)
+    _preflight(settings)
     application = _build(settings)
     try:
         run_forever(application, settings)
@@ -157,8 +160,15 @@ def log_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 500,
+    day: Annotated[
+        str | None, typer.Option("--day", help="Only meetings on this day (YYYY-MM-DD, org time zone).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only rows changed since this date or ISO 8601 instant.")
+    ] = None,
 ) -> None:
     """Show every meeting's decision with its reason (newest first)."""
+    from prepbot.admin_cli import log_filter
     from prepbot.domain import Status
     from prepbot.ledger.sql import SqlLedger
 
@@ -171,7 +181,9 @@ def log_command(
         ) from None
     ledger = SqlLedger(settings.ledger.url)
     try:
-        rows = ledger.rows(event_id=event, status=wanted, limit=limit)
+        keep, since_at = log_filter(settings, day, since)
+        rows = ledger.rows(event_id=event, status=wanted, since=since_at, limit=None if day else limit)
+        rows = [row for row in rows if keep(row)][:limit]
     finally:
         ledger.close()
     if as_json:
@@ -182,25 +194,9 @@ def log_command(
 
 
 def _row_json(row: Any) -> dict[str, Any]:
-    def text(value: Any) -> Any:
-        return value.isoformat() if isinstance(value, datetime) else value
+    from prepbot.admin_views import row_json
 
-    return {
-        "id": row.id,
-        "event_id": row.key.event_id,
-        "occurrence": row.key.occurrence,
-        "recipient": row.key.recipient,
-        "kind": row.key.kind.value,
-        "status": row.status.value,
-        "reason": row.reason,
-        "due_at": text(row.due_at),
-        "sent_at": text(row.sent_at),
-        "attempt": row.attempt,
-        "message_id": row.message_id,
-        "crm_id": row.crm_id,
-        "time_zone": row.time_zone,
-        "template_version": row.template_version,
-    }
+    return row_json(row)
 
 
 def _print_rows(rows: list[Any]) -> None:
@@ -364,7 +360,22 @@ def demo(
     raise typer.Exit(run_demo(output, days=days))
 
 
+def _preflight(settings: Settings) -> None:
+    from prepbot.admin_cli import preflight
+
+    preflight(settings)
+
+
 def main() -> None:
     """Console-script entry point."""
     _register_sandbox()
     app()
+
+
+def _register_admin() -> None:
+    from prepbot.admin_cli import register
+
+    register(app)
+
+
+_register_admin()  # templates, preview, plan, send-test, status (prepbot/admin_cli.py)

@@ -9,7 +9,7 @@ from datetime import datetime
 from prepbot.context import build_confirmation_context
 from prepbot.domain import ActionKey, Meeting, OutgoingMessage, TaskRecord
 from prepbot.errors import TemplateError
-from prepbot.languages import choose_language
+from prepbot.languages import choose_language, requested_language
 from prepbot.messages import make_message_id
 from prepbot.rendering import RenderedMessage, Renderer
 from prepbot.timing import recipient_zone, to_local
@@ -41,6 +41,13 @@ class Composed:
 
     message: OutgoingMessage
     rendered: RenderedMessage
+    requested_language: str = ""  # the language the record asked for (see languages.requested_language)
+
+    @property
+    def fallback_note(self) -> str:
+        """``"fallback: de→en"`` when the message is not in the language the record asked for, else ""."""
+        requested, used = self.requested_language, self.rendered.language
+        return f"fallback: {requested}\u2192{used}" if requested and requested != used else ""
 
 
 class Composer:
@@ -63,6 +70,17 @@ class Composer:
             self.renderer.available_languages(CONFIRMATION),
         )
 
+    def requested_language(self, meeting: Meeting) -> str:
+        """The language the record asks for, even one prepbot has no templates for."""
+        who, owner = meeting.who, meeting.owner
+        return requested_language(
+            who.language if who else None,
+            who.mailing_country_code if who else None,
+            self.languages.country_map,
+            owner.language if owner else None,
+            self.languages.default,
+        )
+
     def confirmation(self, meeting: Meeting, key: ActionKey, zone: str, now: datetime) -> Composed:
         """The confirmation for ``meeting``'s client, rendered as it would go out at ``now``.
 
@@ -79,7 +97,10 @@ class Composer:
         except ValueError as exc:
             raise TemplateError(str(exc)) from None
         rendered = self.renderer.render(CONFIRMATION, language, context.as_mapping())
-        return Composed(self._envelope(meeting, key, rendered), rendered)
+        requested = self.requested_language(meeting)
+        message = self._envelope(meeting, key, rendered)
+        header = ("X-Prepbot-Template", template_header(CONFIRMATION, rendered, requested))
+        return Composed(replace(message, headers=(*message.headers, header)), rendered, requested)
 
     def _envelope(self, meeting: Meeting, key: ActionKey, rendered: RenderedMessage) -> OutgoingMessage:
         who, owner = meeting.who, meeting.owner
@@ -130,6 +151,15 @@ class Composer:
             subtype="Task",
             priority="High",
         )
+
+
+def template_header(kind: str, rendered: RenderedMessage, requested: str) -> str:
+    """``X-Prepbot-Template``: which template made the message, and from which language it fell back.
+
+    ``confirmation/en@1a2b3c4d5e6f``, or ``confirmation/en@1a2b3c4d5e6f (fallback from de)``.
+    """
+    value = f"{kind}/{rendered.language}@{rendered.template_version}"
+    return f"{value} (fallback from {requested})" if requested and requested != rendered.language else value
 
 
 def in_doubt_text(message: OutgoingMessage) -> str:

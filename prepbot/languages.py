@@ -69,6 +69,25 @@ def choose_language(
     return normalize_language(default) or default
 
 
+def requested_language(
+    contact_language: str | None,
+    mailing_country_code: str | None,
+    country_map: Mapping[str, str],
+    owner_language: str | None,
+    default: str,
+) -> str:
+    """The language the record asks for, in :func:`choose_language`'s order, whether or not
+    prepbot has templates in it. When it differs from the chosen one, the message is a visible
+    fallback (``X-Prepbot-Template: ... (fallback from de)``, ledger reason ``fallback: de→en``).
+    """
+    country = (mailing_country_code or "").strip().upper()
+    for candidate in (contact_language, country_map.get(country) if country else None, owner_language):
+        code = normalize_language(candidate)
+        if code is not None:
+            return code
+    return normalize_language(default) or default
+
+
 def babel_locale(language: str, country_code: str | None = None) -> str:
     """The CLDR locale for a language spoken in a country, when CLDR knows the pair.
 

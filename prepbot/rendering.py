@@ -100,6 +100,10 @@ class Renderer:
             {name.split("/")[0] for name in names if name.endswith(suffix) and name.count("/") == 1}
         )
 
+    def template_names(self) -> list[str]:
+        """Every template name in either layer (``"nl/confirmation.txt"``), sorted."""
+        return sorted(self._env.list_templates())
+
     def render(self, kind: str, language: str, context: Mapping[str, Any]) -> RenderedMessage:
         """Render a message of ``kind`` in ``language`` (or the default language, visibly).
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from prepbot.context import build_confirmation_context
-from prepbot.domain import Meeting, Owner, Person
+from prepbot.domain import ContactRole, Deal, Meeting, Owner, Person
 
 # Tuesday 1 December 2026, 10:00 in Amsterdam; the message goes out the day before.
 SAMPLE_START_AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -55,6 +55,29 @@ def sample_meeting(**changes: Any) -> Meeting:
     return replace(meeting, **changes)
 
 
+def _sample_deal(contact_id: str) -> Deal:
+    """An Opportunity where someone other than the contact decides (method §4)."""
+    roles = (
+        ContactRole(contact_id, "Influencer", contact_name="Piet Jansen", contact_title="Operations Manager"),
+        ContactRole(
+            "003000000000002AAA",
+            "Decision Maker",
+            True,
+            contact_name="Anna de Vries",
+            contact_title="Founder",
+        ),
+    )
+    return Deal(
+        id="006000000000001AAA",
+        kind="Opportunity",
+        name="Hoeve Jansen – milking robots",
+        stage="Negotiation",
+        account_id="001000000000001AAA",
+        account_name="Hoeve Jansen",
+        roles=roles,
+    )
+
+
 def sample_variants() -> Iterator[tuple[str, Meeting]]:
     """(label, meeting) for every case a confirmation template must handle."""
     base = sample_meeting()
@@ -75,6 +98,26 @@ def sample_variants() -> Iterator[tuple[str, Meeting]]:
         ),
     )
     yield "call_without_phone", replace(base, event_type="Call", location=None, who=replace(who, phone=None))
+    yield "booked_today", replace(base, start_at=SAMPLE_SEND_AT + timedelta(hours=5))
+    yield (
+        "video_link_in_description",
+        replace(
+            base, location=None, subject="Online demo", description="Join: https://meet.example.com/abc-def"
+        ),
+    )
+    yield (
+        "bare_minimum",
+        replace(
+            base,
+            subject=None,
+            location=None,
+            description=None,
+            event_type=None,
+            who=Person(id=who.id, kind="Lead", last_name="X", email="x@example.org"),
+            owner=Owner(id=owner.id, name="J"),
+        ),
+    )
+    yield "opportunity_with_decider", replace(base, what=_sample_deal(who.id))
     long_name = "Wolfeschlegelsteinhausenbergerdorff " * 8
     yield (
         "long_non_ascii",

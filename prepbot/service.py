@@ -292,7 +292,7 @@ class Service:
             row,
             Status.SENT,
             now,
-            "",
+            composed.fallback_note,  # "fallback: de→en" when the record asked for another language
             report,
             message_id=message.message_id,
             template_version=message.template_version,
@@ -341,8 +341,9 @@ class Service:
         if not sent:
             return
         if self.transport.logs_activity:  # Salesforce logged it while sending: no second record
-            for row, _, _ in sent:
-                self.ledger.settle(row.id, Status.LOGGED, now, reason="logged by Salesforce")
+            for row, _, composed in sent:
+                reason = "; ".join(filter(None, ("logged by Salesforce", composed.fallback_note)))
+                self.ledger.settle(row.id, Status.LOGGED, now, reason=reason)
                 report.logged += 1
             return
         tasks = [
@@ -354,11 +355,12 @@ class Service:
         except CrmError as exc:
             report.errors.append(f"Tasks not written yet ({exc}); retried next cycle")
             return
-        rows = {str(row.id): row for row, _, _ in sent}
+        rows = {str(row.id): (row, composed) for row, _, composed in sent}
         for result in results:
-            row = rows[result.ref]
+            row, composed = rows[result.ref]
             if result.ok:
-                self.ledger.settle(row.id, Status.LOGGED, now, crm_id=result.id)
+                note = composed.fallback_note
+                self.ledger.settle(row.id, Status.LOGGED, now, reason=note, crm_id=result.id)
                 report.logged += 1
             else:
                 report.errors.append(f"Task for {row.key.event_id} refused: {result.error_code}")

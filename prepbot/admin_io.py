@@ -1,0 +1,87 @@
+"""The admin commands' reads (org, ledger) and their Rich tables; nothing here writes anything."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from prepbot.admin_views import PlanLine, Planning, StatusView, day_window, plan_day
+from prepbot.app import build_audience, build_composer, build_crm, build_policy
+from prepbot.config import Settings
+
+
+def run_plan(settings: Settings, day: date, now: datetime) -> list[PlanLine]:
+    """Read the day's meetings (in the org's default zone) and the ledger; plan in memory only."""
+    from prepbot.admin_cli import open_ledger
+
+    start_at, end_at = day_window(day, settings.messages.org_time_zone)
+    crm = build_crm(settings)
+    try:
+        meetings = list(crm.meetings_between(start_at, end_at))
+    finally:
+        crm.close()
+    ledger = open_ledger(settings)
+    try:
+        rows = ledger.rows_for_events([m.event_id for m in meetings]) if ledger and meetings else []
+    finally:
+        if ledger is not None:
+            ledger.close()
+    planning = Planning(
+        build_composer(settings), build_policy(settings), build_audience(settings), settings.playbooks.file
+    )
+    return plan_day(meetings, rows, planning, now)
+
+
+def print_plan(lines: list[PlanLine]) -> None:
+    table = Table(title=f"prepbot plan ({len(lines)} meetings; meeting times in the client's zone)")
+    for column in ("meeting", "client", "language", "confirmation", "scripts"):
+        table.add_column(column, overflow="fold")
+    for line in lines:
+        lang = f"{line.language} ({line.language_note})" if line.language_note else line.language
+        if line.outcome == "will send":
+            what = (
+                f"will send {line.send_at_local} ({line.send_at:%H:%M} UTC)" if line.send_at else "will send"
+            )
+        else:
+            what = f"{line.outcome}: {line.reason}" if line.reason else line.outcome
+        scripts = "\n".join(f"{name}: {reason}" for name, reason in line.scripts) or "-"
+        if line.other:
+            scripts += "\n" + "\n".join(line.other)
+        table.add_row(
+            f"{line.meeting}\n{line.subject}", f"{line.recipient}\n{line.zone}", lang, what, scripts
+        )
+    Console().print(table)
+
+
+def print_status(view: StatusView) -> None:
+    console = Console()
+    counts = ", ".join(f"{name} {count}" for name, count in view.counts.items())
+    console.print(f"ledger: {counts}")
+    last = f"{view.last_change_at:%Y-%m-%d %H:%M} UTC" if view.last_change_at else "never"
+    console.print(f"last sync/dispatch activity (latest ledger change): {last}")
+    if view.attention:
+        table = Table(title="Needs attention (in doubt first, then failed)")
+        for column in ("event", "recipient", "kind", "status", "reason", "what to do"):
+            table.add_column(column, overflow="fold")
+        for row, tip in view.attention:
+            table.add_row(
+                row.key.event_id, row.key.recipient, row.key.kind.value, row.status.value, row.reason, tip
+            )
+        console.print(table)
+    else:
+        console.print("nothing needs attention")
+    if view.upcoming:
+        table = Table(title="Next planned sends (UTC)")
+        for column in ("due", "event", "recipient", "kind", "zone"):
+            table.add_column(column, overflow="fold")
+        for row in view.upcoming:
+            table.add_row(
+                f"{row.due_at:%Y-%m-%d %H:%M}",
+                row.key.event_id,
+                row.key.recipient,
+                row.key.kind.value,
+                row.time_zone or "",
+            )
+        console.print(table)
