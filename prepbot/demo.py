@@ -19,7 +19,7 @@ DEMO_SEED = Path(__file__).resolve().parent.parent / "examples" / "demo-org.json
 # Monday 30 November 09:00 in Sydney (Sunday 22:00 UTC): two days from here cover Monday's and Tuesday's
 # 10:00 in every zone of the demo org, whose meetings are on 1-3 December.
 SIM_START = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
-STEP = timedelta(minutes=20)
+STEP = timedelta(minutes=30)  # ticks at :00 and :30 line up with every zone's 10:00
 
 # (country code, country, language field, zone, first names, last names, city)
 _PEOPLE = [
@@ -177,8 +177,15 @@ def _stories(state: DemoState) -> list[Story]:
 
         return act
 
+    def no_show(sf: Any) -> str:
+        event = _find(sf, "Bedrijfsbezoek%")  # the farmer 200 km away (method §2)
+        sf.Event.update(event["Id"], {"Meeting_Outcome__c": "No Show"})
+        state.notes[event["Id"]] = "the farmer was not there: the rep marked the meeting No Show"
+        return str(event["Id"])
+
     return [
         Story(SIM_START + timedelta(hours=6), "move a meeting to another day", move),
+        Story(SIM_START + timedelta(days=1, hours=14), "mark a meeting as a no-show", no_show),
         Story(SIM_START + timedelta(hours=6, minutes=20), "delete a meeting", delete),
         Story(SIM_START + timedelta(days=1, hours=12), "book a call 2 hours ahead", book(2, "too late")),
         Story(

@@ -42,6 +42,20 @@ def write_outputs(output: Path, application: App, sf: Any) -> None:
     (org / "events.json").write_text(json.dumps(events, indent=2, ensure_ascii=False), encoding="utf-8")
     rows = [_row_json(row) for row in application.ledger.rows(limit=100_000)]
     (output / "ledger.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
+    _write_notes(org / "notes", sf, events)
+
+
+def _write_notes(folder: Path, sf: Any, events: list[dict[str, Any]]) -> None:
+    """Each prep note as an .html file (what the rep sees on the opportunity), named by Event Id."""
+    folder.mkdir(exist_ok=True)
+    notes = sf.query_all("SELECT Id, Title FROM ContentNote ORDER BY CreatedDate")["records"]
+    index = []
+    for note in notes:
+        body = sf.ContentNote.get_base64(note["Id"], base64_field="Content")
+        html = body.decode("utf-8") if isinstance(body, bytes) else str(body)
+        (folder / f"{note['Id']}.html").write_text(f"<h1>{note['Title']}</h1>\n{html}\n", encoding="utf-8")
+        index.append({"note_id": note["Id"], "title": note["Title"], "file": f"{note['Id']}.html"})
+    (folder / "index.json").write_text(json.dumps(index, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 def _row_json(row: ActionRow) -> dict[str, Any]:
@@ -84,46 +98,78 @@ def _outcome(rows: list[ActionRow]) -> tuple[str, str, str, str]:
     return row.language or "", zone, text, style
 
 
+def _scripts_by_event(application: App, event_ids: list[str]) -> dict[str, str]:
+    """Which fallback scripts each meeting's prep note carries (the playbook's choice, as the note has it)."""
+    from prepbot.playbooks import choose_scripts, load_playbook
+
+    playbook = load_playbook(application.settings.playbooks.file)
+    found: dict[str, str] = {}
+    for start in range(0, len(event_ids), 200):
+        for event_id, meeting in application.crm.meetings_by_id(event_ids[start : start + 200]).items():
+            language = (meeting.owner.language if meeting.owner else None) or "en"
+            chosen = choose_scripts(meeting, playbook, language=language[:2])
+            found[event_id] = (
+                ", ".join(choice.script.replace("_", " ") for choice in chosen) or "no script fits"
+            )
+    return found
+
+
+def _follow_up(rows: list[ActionRow]) -> str:
+    """The no-show follow-up of one meeting, in a few words."""
+    parts = []
+    for row in sorted(rows, key=lambda r: r.key.kind.value):
+        what = "owner Task" if row.key.kind is MessageKind.NO_SHOW_TASK else "email to client"
+        done = row.status in (Status.LOGGED, Status.SENT)
+        parts.append(
+            f"{what}: {'done' if done else row.status.value + (' ' + row.reason if row.reason else '')}"
+        )
+    return "no-show → " + "; ".join(parts) if parts else ""
+
+
 def print_report(application: App, sf: Any, notes: dict[str, str], output: Path, ticks: int) -> None:
     """One row per meeting: when (client's zone), who, language, zone, what prepbot did and why."""
     by_event: dict[str, list[ActionRow]] = {}
+    follow_ups: dict[str, list[ActionRow]] = {}
     for row in application.ledger.rows(limit=100_000):
-        if row.key.kind is MessageKind.CONFIRMATION:
-            by_event.setdefault(row.key.event_id, []).append(row)
-    table = Table(title=f"prepbot demo: {ticks} ticks over the simulated days", show_lines=False)
+        target = by_event if row.key.kind is MessageKind.CONFIRMATION else follow_ups
+        target.setdefault(row.key.event_id, []).append(row)
+    events = _events(sf)
+    live = [e["Id"] for e in events if not e.get("IsDeleted")]
+    scripts = _scripts_by_event(application, live)
+    table = Table(title=f"prepbot demo: {ticks} ticks over the simulated days", show_lines=True)
     for column in (
         "meeting (client's time)",
-        "client",
+        "client · language · zone",
         "owner",
-        "lang",
-        "zone",
-        "confirmation",
-        "what the rep did",
+        "day-before message",
+        "prep note: fallback scripts",
+        "what the rep did · follow-up",
     ):
         table.add_column(column, overflow="fold")
-    for event in _events(sf):
-        rows = by_event.get(event["Id"], [])
-        language, zone, text, style = _outcome(rows)
-        start = _start_text(event, zone)
+    for event in events:
+        language, zone, text, style = _outcome(by_event.get(event["Id"], []))
         who = (event.get("Who") or {}).get("Name", "—")
         owner = (event.get("Owner") or {}).get("Name", "")
-        table.add_row(
-            start + "\n" + (event.get("Subject") or "")[:40],
-            who,
-            owner,
-            language,
-            zone,
-            f"[{style}]{text}[/{style}]",
-            notes.get(event["Id"], ""),
+        extra = "\n".join(
+            x for x in (notes.get(event["Id"], ""), _follow_up(follow_ups.get(event["Id"], []))) if x
         )
-    console = Console(width=180)
+        table.add_row(
+            _start_text(event, zone) + "\n" + (event.get("Subject") or "")[:40],
+            f"{who}\n{language} · {zone}",
+            owner,
+            f"[{style}]{text}[/{style}]",
+            scripts.get(event["Id"], "—"),
+            extra,
+        )
+    console = Console(width=170)
     console.print(table)
     counts = application.ledger.counts_by_status()
     summary = ", ".join(f"{status.value} {count}" for status, count in counts.items() if count)
     console.print(f"ledger: {summary}")
     console.print(
-        f"written to {output}/: outbox/*.eml (what the clients received), org/tasks.json "
-        f"(the Tasks logged in the org), ledger.json (every decision), prepbot.toml"
+        f"written to {output}/: outbox/*.eml (what the clients received), org/tasks.json (Tasks in the org: "
+        "logged emails and the owners' call Tasks), org/notes/*.html (the prep notes on the opportunities), "
+        "ledger.json (every decision), prepbot.toml"
     )
 
 

@@ -143,8 +143,8 @@ def changes_query(mapping: FieldMapping, since: datetime, until: datetime) -> So
 def roles_query(opportunity_ids: Sequence[str]) -> Soql:
     """OpportunityContactRoles of a batch (<= IN_BATCH) of Opportunities."""
     return Soql(
-        "SELECT OpportunityId, ContactId, Role, IsPrimary, Contact.Name, Contact.Title, Contact.MailingCountry "
-        "FROM OpportunityContactRole WHERE OpportunityId IN {} ORDER BY OpportunityId, IsPrimary DESC, Id",
+        "SELECT OpportunityId, ContactId, Role, IsPrimary, Contact.Name, Contact.Title, "
+        "Contact.MailingCountry FROM OpportunityContactRole WHERE OpportunityId IN {} ORDER BY OpportunityId, IsPrimary DESC, Id",
         (list(opportunity_ids),),
     )
 
