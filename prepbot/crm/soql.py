@@ -144,7 +144,8 @@ def roles_query(opportunity_ids: Sequence[str]) -> Soql:
     """OpportunityContactRoles of a batch (<= IN_BATCH) of Opportunities."""
     return Soql(
         "SELECT OpportunityId, ContactId, Role, IsPrimary, Contact.Name, Contact.Title, "
-        "Contact.MailingCountry FROM OpportunityContactRole WHERE OpportunityId IN {} ORDER BY OpportunityId, IsPrimary DESC, Id",
+        "Contact.MailingCountry FROM OpportunityContactRole WHERE OpportunityId IN {} "
+        "ORDER BY OpportunityId, IsPrimary DESC, Id",
         (list(opportunity_ids),),
     )
 
