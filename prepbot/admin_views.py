@@ -213,9 +213,9 @@ def advice(row: ActionRow) -> str:
         )
     if reason.startswith("template"):
         return "fix the template: run 'prepbot templates check', then 'prepbot preview EVENT_ID'"
-    if reason.startswith("smtp 5") or "rejected" in reason:
+    if reason.startswith(("delivery 5", "smtp 5")) or "rejected" in reason:
         return "the relay refused the address: check the client's email address in Salesforce"
-    if reason.startswith("smtp 4") or "gave up" in reason:
+    if reason.startswith(("delivery 4", "smtp 4")) or "gave up" in reason:
         return "the relay kept deferring it: check the relay's health and limits"
     if "crm" in reason or "salesforce" in reason:
         return "check the connection to the org: 'prepbot config check'"

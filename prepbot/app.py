@@ -21,6 +21,7 @@ from prepbot.crm.salesforce import (
     SessionAuth,
 )
 from prepbot.crm.sf_notes import find_notes
+from prepbot.delivery import Cadence
 from prepbot.domain import OutgoingMessage
 from prepbot.errors import ConfigError
 from prepbot.flows.noshow import NoShowFlow
@@ -32,7 +33,7 @@ from prepbot.planner import Audience
 from prepbot.playbooks import load_playbook
 from prepbot.ports import Clock, Transport
 from prepbot.rendering import Renderer, shipped_templates_dir
-from prepbot.service import Cadence, Flow, Service
+from prepbot.service import Flow, Service
 from prepbot.timing import SendPolicy
 from prepbot.transports.salesforce import SalesforceEmailTransport
 from prepbot.transports.smtp import SmtpTransport

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from itertools import islice
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from prepbot.composer import Composed, Composer
+from prepbot.delivery import DEFAULT_CADENCE, Cadence, Outcome, Settler
 from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status
 from prepbot.errors import (
     CrmError,
-    DeliveryInDoubtError,
-    DeliveryRejectedError,
-    DeliveryRelayError,
-    DeliveryUnavailableError,
     PrepbotError,
-    StaleClaimError,
 )
 from prepbot.planner import Audience, confirmation_for, plan_confirmations
 from prepbot.ports import Crm, Ledger, Transport
@@ -27,18 +23,6 @@ from prepbot.timing import SendPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Cadence:
-    """How far ahead to look, and how claims and retries are timed."""
-
-    horizon: timedelta = timedelta(days=4)
-    lease: timedelta = timedelta(minutes=5)
-    retry: timedelta = timedelta(minutes=10)
-    max_attempts: int = 5
-    batch_size: int = 200
-    in_doubt_policy: str = "hold"
 
 
 class Flow(Protocol):
@@ -88,7 +72,7 @@ class Service:
         composer: Composer,
         policy: SendPolicy,
         audience: Audience,
-        cadence: Cadence = Cadence(),
+        cadence: Cadence = DEFAULT_CADENCE,
         worker: str = "prepbot",
         flows: Sequence[Flow] = (),
     ) -> None:
@@ -101,6 +85,7 @@ class Service:
         self.cadence = cadence
         self.worker = worker
         self.flows = list(flows)
+        self.settler = Settler(ledger, cadence)
 
     # -- sync -------------------------------------------------------------------------------------
 
@@ -254,10 +239,7 @@ class Service:
         except PrepbotError as exc:
             self._settle(row, Status.FAILED, now, f"template: {exc}", report)
             return True
-        try:
-            self.ledger.settle(row.id, Status.SENDING, now, attempt=row.attempt)
-        except StaleClaimError:
-            report.bump("stale_claim")
+        if not self.settler.mark_sending(row, now, report):
             return True
         return self._deliver(row, meeting, composed, now, report, sent)
 
@@ -270,35 +252,15 @@ class Service:
         report: Report,
         sent: list[tuple[ActionRow, Meeting, Composed]],
     ) -> bool:
-        message = composed.message
-        try:
-            self.transport.send(message)
-        except DeliveryRelayError as exc:
-            # The relay is unusable as configured (login, TLS): the message is not at fault. Hold it
-            # and stop this cycle rather than burning every row's attempts (reliability S8, S9).
-            self._settle(row, Status.PLANNED, now, f"relay unusable: {exc}", report, due_at=now)
-            report.errors.append(f"mail relay unusable: {exc}")
-            return False
-        except DeliveryUnavailableError as exc:
-            self._retry_or_fail(row, now, f"smtp {exc.code or ''} {exc}".strip(), report)
-            return True
-        except DeliveryRejectedError as exc:
-            self._settle(row, Status.FAILED, now, f"smtp {exc.code or ''} {exc}".strip(), report)
-            return True
-        except DeliveryInDoubtError as exc:
-            self._in_doubt(row, meeting, composed, now, str(exc), report)
-            return True
-        self._settle(
-            row,
-            Status.SENT,
-            now,
-            composed.fallback_note,  # "fallback: de→en" when the record asked for another language
-            report,
-            message_id=message.message_id,
-            template_version=message.template_version,
+        # "fallback: de→en" is kept on the row when the record asked for another language
+        outcome = self.settler.deliver(
+            self.transport, row, composed.message, now, report, composed.fallback_note
         )
-        sent.append((row, meeting, composed))
-        return True
+        if outcome is Outcome.IN_DOUBT:
+            self._in_doubt(row, meeting, composed, now, "the relay did not answer the end of data", report)
+        elif outcome is Outcome.SENT:
+            sent.append((row, meeting, composed))
+        return outcome is not Outcome.RELAY_DOWN
 
     def _in_doubt(
         self, row: ActionRow, meeting: Meeting, composed: Composed, now: datetime, why: str, report: Report
@@ -306,24 +268,15 @@ class Service:
         """The relay may have accepted it (RFC 1047). ``hold``: never resend; the owner gets a Task
         to call the client. ``resend``: send again (at most one extra message for this key)."""
         report.errors.append(f"in doubt: confirmation for {row.key.event_id} may have been delivered")
-        if self.cadence.in_doubt_policy == "resend":
-            self._settle(row, Status.PLANNED, now, f"in doubt, resent by policy: {why}", report, due_at=now)
-            return
         task_id = None
-        try:
-            task = self.composer.in_doubt_task(meeting, composed, now, ref=str(row.id))
-            result = self.crm.create_tasks([task])[0]
-            task_id = result.id if result.ok else None
-        except CrmError as exc:
-            report.errors.append(f"could not tell the owner about {row.key.event_id}: {exc}")
-        self._settle(row, Status.IN_DOUBT, now, f"in doubt: {why}", report, crm_id=task_id)
-
-    def _retry_or_fail(self, row: ActionRow, now: datetime, reason: str, report: Report) -> None:
-        next_at = now + self.cadence.retry
-        if row.attempt >= self.cadence.max_attempts or next_at >= row.deadline_at:
-            self._settle(row, Status.FAILED, now, f"{reason}; gave up after {row.attempt} attempts", report)
-        else:
-            self._settle(row, Status.PLANNED, now, reason, report, due_at=next_at)
+        if self.cadence.in_doubt_policy != "resend":
+            try:
+                task = self.composer.in_doubt_task(meeting, composed, now, ref=str(row.id))
+                result = self.crm.create_tasks([task])[0]
+                task_id = result.id if result.ok else None
+            except CrmError as exc:
+                report.errors.append(f"could not tell the owner about {row.key.event_id}: {exc}")
+        self.settler.hold_or_resend(row, now, why, report, crm_id=task_id)
 
     def _release(self, row: ActionRow, now: datetime, reason: str, report: Report) -> None:
         """The org could not be re-read: never send unread; give up once too close to the start."""
@@ -343,8 +296,7 @@ class Service:
         if self.transport.logs_activity:  # Salesforce logged it while sending: no second record
             for row, _, composed in sent:
                 reason = "; ".join(filter(None, ("logged by Salesforce", composed.fallback_note)))
-                self.ledger.settle(row.id, Status.LOGGED, now, reason=reason)
-                report.logged += 1
+                self.settler.logged(row, now, report, reason=reason)
             return
         tasks = [
             self.composer.email_task(meeting, composed, now, ref=str(row.id))
@@ -359,9 +311,7 @@ class Service:
         for result in results:
             row, composed = rows[result.ref]
             if result.ok:
-                note = composed.fallback_note
-                self.ledger.settle(row.id, Status.LOGGED, now, reason=note, crm_id=result.id)
-                report.logged += 1
+                self.settler.logged(row, now, report, reason=composed.fallback_note, crm_id=result.id)
             else:
                 report.errors.append(f"Task for {row.key.event_id} refused: {result.error_code}")
 
@@ -387,15 +337,9 @@ class Service:
     # -- helpers ----------------------------------------------------------------------------------
 
     def _settle(
-        self, row: ActionRow, status: Status, now: datetime, reason: str, report: Report, **extra: object
+        self, row: ActionRow, status: Status, now: datetime, reason: str, report: Report, **extra: Any
     ) -> None:
-        attempt = row.attempt if row.status in (Status.CLAIMED, Status.SENDING) else None
-        try:
-            self.ledger.settle(row.id, status, now, reason=reason, attempt=attempt, **extra)  # type: ignore[arg-type]
-        except StaleClaimError:
-            report.bump("stale_claim")
-            return
-        report.bump(status.value)
+        self.settler.settle(row, status, now, reason, report, **extra)
 
     def tick(self, now: datetime) -> Report:
         """One sync then one dispatch, as if the clock read ``now``."""

@@ -9,21 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from prepbot.composer import Composed
+from prepbot.delivery import DEFAULT_CADENCE, Cadence, Settler
+from prepbot.delivery import Outcome as Delivered
 from prepbot.domain import ActionKey, ActionRow, Meeting, MessageKind, PlannedAction, Status
 from prepbot.errors import (
     CrmError,
-    DeliveryInDoubtError,
-    DeliveryRejectedError,
-    DeliveryRelayError,
-    DeliveryUnavailableError,
     PrepbotError,
-    StaleClaimError,
 )
 from prepbot.flows.noshow_compose import NoShowWriter
 from prepbot.planner import Audience, judge_recipient
 from prepbot.ports import Crm, Ledger, Transport
 from prepbot.report import Report
-from prepbot.service import Cadence
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +86,7 @@ class NoShowFlow:
         transport: Transport,
         writer: NoShowWriter,
         audience: Audience,
-        cadence: Cadence = Cadence(),  # noqa: B008  (frozen, so a shared default is safe)
+        cadence: Cadence = DEFAULT_CADENCE,
         email_client: bool = True,
         lookback: timedelta = timedelta(hours=48),
     ) -> None:
@@ -100,6 +96,7 @@ class NoShowFlow:
         self.writer = writer
         self.audience = audience
         self.cadence = cadence
+        self.settler = Settler(ledger, cadence)
         self.email_client = email_client
         self.lookback = lookback
 
@@ -240,35 +237,14 @@ class NoShowFlow:
     def _deliver(
         self, row: ActionRow, meeting: Meeting, composed: Composed, now: datetime, report: Report
     ) -> bool:
-        message = composed.message
-        try:
-            self.transport.send(message)
-        except DeliveryRelayError as exc:  # login/TLS: not this message's fault (reliability S8, S9)
-            self._settle(row, Status.PLANNED, now, f"relay unusable: {exc}", report, due_at=now)
-            report.errors.append(f"mail relay unusable: {exc}")
-            return False
-        except DeliveryUnavailableError as exc:
-            self._retry_or_fail(row, now, f"smtp {exc.code or ''} {exc}".strip(), report)
-            return True
-        except DeliveryRejectedError as exc:
-            self._settle(row, Status.FAILED, now, f"smtp {exc.code or ''} {exc}".strip(), report)
-            return True
-        except DeliveryInDoubtError as exc:
-            self._in_doubt(row, now, str(exc), report)
-            return True
-        ids = {"message_id": message.message_id, "template_version": message.template_version}
-        if self._settle(row, Status.SENT, now, "", report, **ids):  # type: ignore[arg-type]
+        outcome = self.settler.deliver(self.transport, row, composed.message, now, report)
+        if outcome is Delivered.IN_DOUBT:
+            # The owner already has a Task to call the client, so ``hold`` only records it.
+            report.errors.append(f"in doubt: no-show email for {row.key.event_id} may have been delivered")
+            self.settler.hold_or_resend(row, now, "the relay did not answer the end of data", report)
+        elif outcome is Delivered.SENT:
             self._log_email(row, meeting, composed, now, report)
-        return True
-
-    def _in_doubt(self, row: ActionRow, now: datetime, why: str, report: Report) -> None:
-        """The relay may have accepted it (RFC 1047). The owner already has a Task to call the client,
-        so ``hold`` only records it; ``resend`` sends once more."""
-        report.errors.append(f"in doubt: no-show email for {row.key.event_id} may have been delivered")
-        if self.cadence.in_doubt_policy == "resend":
-            self._settle(row, Status.PLANNED, now, f"in doubt, resent by policy: {why}", report, due_at=now)
-        else:
-            self._settle(row, Status.IN_DOUBT, now, f"in doubt: {why}", report)
+        return outcome is not Delivered.RELAY_DOWN
 
     def _log_email(
         self, row: ActionRow, meeting: Meeting, composed: Composed, now: datetime, report: Report
@@ -310,27 +286,13 @@ class NoShowFlow:
     # -- ledger helpers ---------------------------------------------------------------------------
 
     def _mark_sending(self, row: ActionRow, now: datetime, report: Report) -> bool:
-        try:
-            self.ledger.settle(row.id, Status.SENDING, now, attempt=row.attempt)
-        except StaleClaimError:
-            report.bump("stale_claim")
-            return False
-        return True
+        return self.settler.mark_sending(row, now, report)
 
     def _settle_logged(self, row: ActionRow, now: datetime, report: Report, **extra: str | None) -> None:
-        try:
-            self.ledger.settle(row.id, Status.LOGGED, now, **extra)  # type: ignore[arg-type]
-        except StaleClaimError:
-            report.bump("stale_claim")
-            return
-        report.logged += 1
+        self.settler.logged(row, now, report, **extra)
 
     def _retry_or_fail(self, row: ActionRow, now: datetime, reason: str, report: Report) -> None:
-        next_at = now + self.cadence.retry
-        if row.attempt >= self.cadence.max_attempts or next_at >= row.deadline_at:
-            self._settle(row, Status.FAILED, now, f"{reason}; gave up after {row.attempt} attempts", report)
-        else:
-            self._settle(row, Status.PLANNED, now, reason, report, due_at=next_at)
+        self.settler.retry_or_fail(row, now, reason, report)
 
     def _settle(
         self,
@@ -344,11 +306,4 @@ class NoShowFlow:
         **extra: object,
     ) -> bool:
         """Settle with the claim's attempt (fencing); False when another worker owns the row now."""
-        try:
-            self.ledger.settle(row.id, status, now, reason=reason, attempt=row.attempt, **extra)  # type: ignore[arg-type]
-        except StaleClaimError:
-            report.bump("stale_claim")
-            return False
-        if count:
-            report.bump(status.value)
-        return True
+        return self.settler.settle(row, status, now, reason, report, count=count, **extra)

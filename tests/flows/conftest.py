@@ -12,6 +12,7 @@ import pytest
 
 from prepbot.composer import Composer, LanguagePolicy, Sender
 from prepbot.crm.salesforce import FieldMapping, SalesforceCrm, SessionAuth
+from prepbot.delivery import Cadence
 from prepbot.domain import Meeting, MessageKind
 from prepbot.flows.noshow import NoShowFlow
 from prepbot.flows.noshow_compose import NoShowWriter
@@ -19,7 +20,7 @@ from prepbot.ledger.sql import SqlLedger
 from prepbot.planner import Audience
 from prepbot.ports import Transport
 from prepbot.rendering import Renderer, shipped_templates_dir
-from prepbot.service import Cadence, Service
+from prepbot.service import Service
 from prepbot.timing import SendPolicy
 from prepbot.transports.smtp import SmtpTransport
 

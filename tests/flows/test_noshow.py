@@ -154,5 +154,5 @@ def test_a_busy_relay_retries_the_email_later_and_a_refusing_one_fails_it(rig: B
         transport = SmtpTransport(host=server.host, port=server.port, security="none")
         bot = rig(PEOPLE, [meeting("jan")], transport=transport)
         bot.service.tick(NOW)
-        assert [(r.status, r.reason[:7]) for r in bot.rows(EMAIL)] == [(Status.FAILED, "smtp 55")]
+        assert [(r.status, r.reason[:11]) for r in bot.rows(EMAIL)] == [(Status.FAILED, "delivery 55")]
         assert [r.status for r in bot.rows(TASK)] == [Status.LOGGED]

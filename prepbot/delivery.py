@@ -1,0 +1,161 @@
+"""Settling claimed ledger rows through a send: the one mapping of delivery outcomes to ledger states."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from prepbot.domain import ActionRow, OutgoingMessage, Status
+from prepbot.errors import (
+    DeliveryError,
+    DeliveryInDoubtError,
+    DeliveryRejectedError,
+    DeliveryRelayError,
+    DeliveryUnavailableError,
+    StaleClaimError,
+)
+from prepbot.ports import Ledger, Transport
+from prepbot.report import Report
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """How far ahead to look, and how claims and retries are timed."""
+
+    horizon: timedelta = timedelta(days=4)
+    lease: timedelta = timedelta(minutes=5)
+    retry: timedelta = timedelta(minutes=10)
+    max_attempts: int = 5
+    batch_size: int = 200
+    in_doubt_policy: str = "hold"
+
+
+DEFAULT_CADENCE = Cadence()
+
+
+class Outcome(enum.Enum):
+    """What became of one send, for the caller's next step."""
+
+    SENT = "sent"  # settled SENT: log it on the records
+    HELD = "held"  # temporary failure: planned again later, or failed once out of attempts
+    FAILED = "failed"  # permanent refusal, recorded with the relay's reply
+    IN_DOUBT = "in_doubt"  # the relay may have it (RFC 1047): the caller applies the policy
+    RELAY_DOWN = "relay_down"  # the relay is unusable as configured: stop this cycle
+    STALE = "stale"  # another attempt owns the row now: do nothing more
+
+
+def failure_reason(exc: DeliveryError) -> str:
+    """A ledger reason naming the reply code when there is one ("delivery 550 5.1.1 no such user")."""
+    return f"delivery {exc.code} {exc}" if exc.code else f"delivery: {exc}"
+
+
+class Settler:
+    """Moves claimed rows through the state machine with their claim's attempt as fencing token.
+
+    Shared by the confirmations in the service and by every flow that sends (no-shows), so a
+    delivery outcome means the same ledger state whatever the message kind.
+    """
+
+    def __init__(self, ledger: Ledger, cadence: Cadence) -> None:
+        self.ledger = ledger
+        self.cadence = cadence
+
+    def settle(
+        self,
+        row: ActionRow,
+        status: Status,
+        now: datetime,
+        reason: str,
+        report: Report,
+        *,
+        count: bool = True,
+        **extra: Any,
+    ) -> bool:
+        """Settle ``row``; False (and counted as ``stale_claim``) when another attempt owns it now.
+
+        A claimed or sending row is settled with its attempt (fencing); a planned one without.
+        ``count=False`` leaves the report's counts alone (a step on the way to another state).
+        """
+        attempt = row.attempt if row.status in (Status.CLAIMED, Status.SENDING) else None
+        try:
+            self.ledger.settle(row.id, status, now, reason=reason, attempt=attempt, **extra)
+        except StaleClaimError:
+            report.bump("stale_claim")
+            return False
+        if count:
+            report.bump(status.value)
+        return True
+
+    def mark_sending(self, row: ActionRow, now: datetime, report: Report) -> bool:
+        """CLAIMED -> SENDING right before the send; False when the claim was lost."""
+        try:
+            self.ledger.settle(row.id, Status.SENDING, now, attempt=row.attempt)
+        except StaleClaimError:
+            report.bump("stale_claim")
+            return False
+        return True
+
+    def logged(self, row: ActionRow, now: datetime, report: Report, **extra: Any) -> None:
+        """SENT -> LOGGED once the send is on the Salesforce records."""
+        try:
+            self.ledger.settle(row.id, Status.LOGGED, now, **extra)
+        except StaleClaimError:
+            report.bump("stale_claim")
+            return
+        report.logged += 1
+
+    def retry_or_fail(self, row: ActionRow, now: datetime, reason: str, report: Report) -> None:
+        """Plan the row again after ``cadence.retry``, or fail it when out of attempts or time."""
+        next_at = now + self.cadence.retry
+        if row.attempt >= self.cadence.max_attempts or next_at >= row.deadline_at:
+            self.settle(row, Status.FAILED, now, f"{reason}; gave up after {row.attempt} attempts", report)
+        else:
+            self.settle(row, Status.PLANNED, now, reason, report, due_at=next_at)
+
+    def deliver(
+        self,
+        transport: Transport,
+        row: ActionRow,
+        message: OutgoingMessage,
+        now: datetime,
+        report: Report,
+        sent_reason: str = "",
+    ) -> Outcome:
+        """Send ``message`` for a row already marked SENDING, and settle what happened.
+
+        ``sent_reason`` is kept on a SENT row (e.g. "fallback: de→en"). IN_DOUBT is left to the
+        caller, which knows what the owner should be told.
+        """
+        try:
+            transport.send(message)
+        except DeliveryRelayError as exc:  # login/TLS: not this message's fault (reliability S8, S9)
+            self.settle(row, Status.PLANNED, now, f"relay unusable: {exc}", report, due_at=now)
+            report.errors.append(f"mail relay unusable: {exc}")
+            return Outcome.RELAY_DOWN
+        except DeliveryUnavailableError as exc:
+            self.retry_or_fail(row, now, failure_reason(exc), report)
+            return Outcome.HELD
+        except DeliveryRejectedError as exc:
+            self.settle(row, Status.FAILED, now, failure_reason(exc), report)
+            return Outcome.FAILED
+        except DeliveryInDoubtError:
+            return Outcome.IN_DOUBT
+        settled = self.settle(
+            row,
+            Status.SENT,
+            now,
+            sent_reason,
+            report,
+            message_id=message.message_id,
+            template_version=message.template_version,
+        )
+        return Outcome.SENT if settled else Outcome.STALE
+
+    def hold_or_resend(self, row: ActionRow, now: datetime, why: str, report: Report, **extra: Any) -> None:
+        """Apply the in-doubt policy: ``hold`` records IN_DOUBT (never resent); ``resend`` plans it again."""
+        if self.cadence.in_doubt_policy == "resend":
+            self.settle(row, Status.PLANNED, now, f"in doubt, resent by policy: {why}", report, due_at=now)
+        else:
+            self.settle(row, Status.IN_DOUBT, now, f"in doubt: {why}", report, **extra)
