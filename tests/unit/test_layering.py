@@ -30,6 +30,12 @@ CORE = {
     "template_sandbox",
     "languages",
     "samples",
+    "delivery",
+    "prepnote",
+    "playbook_context",
+    "playbook_probes",
+    "script_samples",
+    "template_kinds",
 }
 ADAPTERS = ("prepbot.crm", "prepbot.transports", "prepbot.ledger", "prepbot.sandbox")
 FOREIGN_IO = ("simple_salesforce", "smtplib", "sqlalchemy", "alembic", "apscheduler", "requests", "werkzeug")
