@@ -22,7 +22,11 @@ app = typer.Typer(
     help=(
         "prepbot prepares sales meetings held in Salesforce: the day before each meeting it sends the "
         "client an indirect confirmation from the meeting's owner, in the client's language and time "
-        "zone, and logs it on the records.\n\n"
+        "zone; it puts a prep note with the fallback scripts that fit the meeting on the opportunity; "
+        "after a no-show it gives the owner a call script and writes to the client without blame; and "
+        "it logs all of it on the records.\n\n"
+        "Start with 'prepbot demo' (a sandbox org, nothing leaves this machine), then "
+        "'prepbot config check' and 'prepbot templates check' against your own config.\n\n"
         "Exit codes: 0 done; 1 done, but some meetings failed (see 'prepbot log'); 2 bad configuration; "
         "3 the org, the relay or the ledger could not be reached."
     ),
