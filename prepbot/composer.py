@@ -97,9 +97,16 @@ class Composer:
         except ValueError as exc:
             raise TemplateError(str(exc)) from None
         rendered = self.renderer.render(CONFIRMATION, language, context.as_mapping())
+        return self.compose(CONFIRMATION, meeting, key, rendered)
+
+    def compose(self, kind: str, meeting: Meeting, key: ActionKey, rendered: RenderedMessage) -> Composed:
+        """The envelope for a rendered message of any kind to the meeting's client, from its owner.
+
+        Carries ``X-Prepbot-Template`` (kind, language, version, and the language it fell back from).
+        """
         requested = self.requested_language(meeting)
         message = self._envelope(meeting, key, rendered)
-        header = ("X-Prepbot-Template", template_header(CONFIRMATION, rendered, requested))
+        header = ("X-Prepbot-Template", template_header(kind, rendered, requested))
         return Composed(replace(message, headers=(*message.headers, header)), rendered, requested)
 
     def _envelope(self, meeting: Meeting, key: ActionKey, rendered: RenderedMessage) -> OutgoingMessage:

@@ -9,12 +9,11 @@ from typing import Any, Protocol
 
 from prepbot.composer import TASK_DESCRIPTION_LIMIT, Composed, Composer
 from prepbot.context import build_confirmation_context, meeting_channel
-from prepbot.domain import ActionKey, Meeting, OutgoingMessage, TaskRecord
+from prepbot.domain import ActionKey, Meeting, TaskRecord
 from prepbot.errors import TemplateError
 from prepbot.languages import babel_locale, choose_language
-from prepbot.messages import make_message_id
 from prepbot.playbooks import Playbook, ScriptChoice
-from prepbot.rendering import RenderedMessage, Renderer
+from prepbot.rendering import Renderer
 from prepbot.scripts import RenderedScript, render_scripts
 from prepbot.timing import recipient_zone, to_local
 
@@ -114,7 +113,7 @@ class NoShowWriter:
         language = self.client_language(meeting)
         context = self._context(meeting, self.client_zone(meeting), language, now)
         rendered = self.composer.renderer.render(NO_SHOW_EMAIL, language, context)
-        return Composed(self._envelope(meeting, key, rendered), rendered)
+        return self.composer.compose(NO_SHOW_EMAIL, meeting, key, rendered)
 
     def _context(
         self, meeting: Meeting, zone: str, language: str, now: datetime, locale: str | None = None
@@ -126,24 +125,6 @@ class NoShowWriter:
         except ValueError as exc:
             raise TemplateError(str(exc)) from None
         return context.as_mapping()
-
-    def _envelope(self, meeting: Meeting, key: ActionKey, rendered: RenderedMessage) -> OutgoingMessage:
-        who, owner, sender = meeting.who, meeting.owner, self.composer.sender
-        assert who is not None and owner is not None and who.email
-        from_address = (owner.email or sender.sending_address) if sender.from_mode == "owner" else None
-        return OutgoingMessage(
-            message_id=make_message_id(key, sender.message_id_domain),
-            from_name=owner.name,
-            from_address=from_address or sender.sending_address,
-            to_name=who.name,
-            to_address=who.email,
-            subject=rendered.subject,
-            text=rendered.text,
-            html=rendered.html,
-            reply_to=owner.email,
-            language=rendered.language,
-            template_version=rendered.template_version,
-        )
 
     def email_task(self, meeting: Meeting, composed: Composed, now: datetime, *, ref: str) -> TaskRecord:
         """The completed email Task that logs a sent follow-up (like a confirmation's)."""

@@ -49,6 +49,7 @@ def test_a_meeting_marked_no_show_gets_one_task_and_one_kind_email_and_nothing_m
     text = plain(bot.messages()[0]).casefold()
     assert "здравствуйте, olga" in text and "какой день и время" in text and "поблизости" in text
     assert not [word for word in BLAME["ru"] + BLAME["en"] if word in text]
+    assert str(bot.messages()[0]["X-Prepbot-Template"]).startswith("no_show_email/ru@")
     (call,) = tasks(bot, "Task")
     assert call["Subject"].startswith("Bel Olga Ivanova")  # the owner, Anouk, works in Dutch
     description = call["Description"].casefold()
