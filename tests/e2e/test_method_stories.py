@@ -1,4 +1,4 @@
-"""The method's stories (method.md §2–4) through `prepbot tick`: each script on the right opportunity, with its reason."""
+"""The method's stories (method.md §2–4) through `prepbot tick`: each script on its opportunity, with why."""
 
 from __future__ import annotations
 
