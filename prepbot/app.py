@@ -24,6 +24,8 @@ from prepbot.crm.sf_notes import find_notes
 from prepbot.delivery import Cadence
 from prepbot.domain import OutgoingMessage
 from prepbot.errors import ConfigError
+from prepbot.flows.brief import BriefFlow
+from prepbot.flows.brief_compose import BriefWriter
 from prepbot.flows.noshow import NoShowFlow
 from prepbot.flows.noshow_compose import NoShowWriter, playbook_scripts
 from prepbot.flows.notes import NoteFlow, playbook_note_scripts
@@ -179,12 +181,14 @@ def build_cadence(settings: Settings) -> Cadence:
 def build_flows(
     settings: Settings, crm: SalesforceCrm, ledger: SqlLedger, transport: Transport
 ) -> list[Flow]:
-    """The flows besides confirmations (prep notes, no-show follow-ups), each switched by config."""
+    """The flows besides confirmations (prep notes, owner briefs, no-show follow-ups), each by config."""
     flows: list[Flow] = []
     if settings.no_show.enabled:
         flows.append(build_no_show_flow(settings, crm, ledger, transport))
     if settings.notes.enabled:
         flows.append(build_note_flow(settings, crm, ledger))
+    if settings.notes.enabled and settings.notes.owner_brief:
+        flows.append(build_brief_flow(settings, ledger, transport))
     return flows
 
 
@@ -201,6 +205,21 @@ def build_note_flow(settings: Settings, crm: SalesforceCrm, ledger: SqlLedger) -
         create=settings.notes.create,
         find_notes=partial(find_notes, crm),
         org_time_zone=zone,
+    )
+
+
+def build_brief_flow(settings: Settings, ledger: SqlLedger, transport: Transport) -> BriefFlow:
+    """The owner's morning brief (``[notes] owner_brief``): the prep note emailed to the owner."""
+    composer = build_composer(settings)
+    zone = settings.messages.org_time_zone
+    playbook = load_playbook(settings.playbooks.file)
+    return BriefFlow(
+        ledger=ledger,
+        transport=transport,
+        writer=BriefWriter(composer.renderer, composer.sender, zone),
+        scripts=playbook_note_scripts(composer.renderer, playbook, composer, zone),
+        brief_at=settings.notes.owner_brief_at,
+        cadence=build_cadence(settings),
     )
 
 

@@ -187,6 +187,16 @@ def _prep_note(meeting: Meeting, language: str, now: datetime) -> Context:
     return context
 
 
+def _owner_brief(meeting: Meeting, language: str, now: datetime) -> Context:
+    brief = importlib.import_module("prepbot.flows.brief_compose")
+    status = importlib.import_module("prepbot.prepnote").ConfirmationStatus("sent", now)
+    scripts = _sample_scripts(meeting, language, now)
+    context: Context = brief.brief_context(
+        _shipped_renderer(), meeting, status, scripts, language=language, org_time_zone=SAMPLE_ZONE
+    )
+    return context
+
+
 def _script(meeting: Meeting, language: str, now: datetime) -> Context:
     scripts = importlib.import_module("prepbot.scripts")
     found = scripts.script_context(
@@ -201,6 +211,7 @@ SAMPLE_BUILDERS: dict[str, SampleBuilder] = {
     "no_show_email": _confirmation,
     "no_show_task": _no_show_task,
     "prep_note": _prep_note,
+    "owner_brief": _owner_brief,
     "scripts/": _script,  # every kind under scripts/
 }
 
