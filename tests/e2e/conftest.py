@@ -92,10 +92,10 @@ class Prepbot:
 
     def messages(self) -> list[EmailMessage]:
         parser = BytesParser(policy=policy.default)
-        found = []
+        found: list[EmailMessage] = []
         for sink in self.org.smtp_messages:
             found.append(parser.parsebytes(Path(sink.path).read_bytes()))
-        return found  # type: ignore[return-value]
+        return found
 
     def recipients(self) -> list[str]:
         return [str(m["To"].addresses[0].addr_spec) for m in self.messages()]

@@ -31,7 +31,6 @@ CORE = {
     "languages",
     "samples",
     "delivery",
-    "prepnote",
     "playbook_context",
     "playbook_probes",
     "script_samples",
