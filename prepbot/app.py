@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from functools import partial
 from pathlib import Path
 
+from prepbot import failpoints
 from prepbot.clock import SystemClock
 from prepbot.composer import Composer, LanguagePolicy, Sender
 from prepbot.config import Settings
@@ -163,6 +164,7 @@ def build_transport(settings: Settings, clock: Clock, crm: SalesforceCrm | None 
         timeout=s.timeout_seconds,
         ca_bundle=str(s.ca_bundle) if s.ca_bundle else None,
         build=build,
+        failpoint=failpoints.hit,
     )
 
 
@@ -246,6 +248,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
 
     ``clock`` dates the messages (the ``Date`` header); ``prepbot tick --now`` passes a fixed one.
     """
+    failpoints.load_from_environment()  # inert unless PREPBOT_FAILPOINTS is set (reliability tests)
     ledger = SqlLedger(settings.ledger.url)
     crm = build_crm(settings)
     transport = build_transport(settings, clock or SystemClock(), crm)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from prepbot import failpoints
 from prepbot.domain import ActionRow, OutgoingMessage, Status
 from prepbot.errors import (
     DeliveryError,
@@ -130,6 +131,7 @@ class Settler:
         """
         try:
             transport.send(message)
+            failpoints.hit("after_send")
         except DeliveryRelayError as exc:  # login/TLS: not this message's fault (reliability S8, S9)
             self.settle(row, Status.PLANNED, now, f"relay unusable: {exc}", report, due_at=now)
             report.errors.append(f"mail relay unusable: {exc}")

@@ -9,6 +9,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
+from prepbot import failpoints
 from prepbot.composer import Composed, Composer
 from prepbot.delivery import DEFAULT_CADENCE, Cadence, Outcome, Settler
 from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status
@@ -166,6 +167,8 @@ class Service:
                 now, limit=self.cadence.batch_size, lease=self.cadence.lease, worker=self.worker
             )
             report.claimed += len(rows)
+            if rows:
+                failpoints.hit("after_claim")
             if rows and not self._dispatch_batch(rows, now, report):
                 break
             if len(rows) < self.cadence.batch_size:
@@ -304,6 +307,7 @@ class Service:
         ]
         try:
             results = self.crm.create_tasks(tasks)
+            failpoints.hit("after_task_create")
         except CrmError as exc:
             report.errors.append(f"Tasks not written yet ({exc}); retried next cycle")
             return

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from prepbot import failpoints
 from prepbot.composer import Composer
 from prepbot.domain import ActionRow, Meeting, MessageKind, NoteRecord, NoteState, Status
 from prepbot.errors import CrmError, PrepbotError, TemplateError
@@ -240,6 +241,7 @@ class NoteFlow:
                 self._store(item, None, "", now)
         try:
             results = self.crm.save_notes([item.record for item in work])
+            failpoints.hit("after_note_create")
         except CrmError as exc:
             report.errors.append(f"prep notes not written ({exc}); retried next cycle")
             return
