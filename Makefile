@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test check lint types demo sandbox clean
+.PHONY: install test check lint types demo sandbox reliability clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 2; }
@@ -29,6 +29,11 @@ check: lint types test
 
 demo: $(STAMP)
 	$(BIN)/prepbot demo
+
+# A seeded run of >= 1,000 meetings and >= 300 injected faults; prints the figures of
+# ../shared/reliability.md (JSON + Markdown) and the seed that replays it (SEED=... to replay).
+reliability: $(STAMP)
+	$(BIN)/python -m bench.reliability $(if $(SEED),--seed $(SEED),)
 
 sandbox: $(STAMP)
 	$(BIN)/prepbot sandbox serve --seed examples/demo-org.json --state .state/sandbox --write-config .state/prepbot.toml
