@@ -1,0 +1,173 @@
+"""One day's cycle at N meetings: API calls, wall time and peak RSS of a real `prepbot tick`.
+
+Run: ``.venv/bin/python -m bench.day_cycle [N ...]`` (default 1000). For each N it seeds a sandbox org
+(a subprocess, so its memory is not counted) with N meetings tomorrow, runs `prepbot tick` as its own
+process at the day-before send moment (sync, N confirmations, N Tasks, N prep notes), then a second
+tick with nothing changed, and prints the sandbox's API counter against the minimum the API allows
+(query pages of 2,000 + writes in collections of 200) and the peak RSS of the tick process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from prepbot.sandbox.cli import write_config_file  # noqa: E402
+from prepbot.sandbox.runner import SandboxProcess  # noqa: E402
+
+SEND_MOMENT = "2026-12-01T09:00:00Z"  # 10:00 in Amsterdam, the day before 2 December
+ZONE = "Europe/Amsterdam"
+
+
+def seed(n: int) -> dict[str, Any]:
+    """N meetings on Wednesday 2 December, one contact each, an opportunity per ten meetings."""
+    owner = {
+        "$key": "owner",
+        "Username": "rep@bench.test",
+        "FirstName": "Rita",
+        "LastName": "Rep",
+        "Email": "rep@bench.test",
+        "TimeZoneSidKey": ZONE,
+        "LanguageLocaleKey": "en_US",
+        "IsActive": True,
+    }
+    accounts = [{"$key": f"a{i}", "Name": f"Account {i}"} for i in range(max(1, n // 10))]
+    deals = [
+        {
+            "$key": f"o{i}",
+            "Name": f"Deal {i}",
+            "AccountId": f"@a{i}",
+            "StageName": "Qualification",
+            "CloseDate": "2027-03-31",
+        }
+        for i in range(len(accounts))
+    ]
+    contacts = [
+        {
+            "$key": f"c{i}",
+            "FirstName": "Client",
+            "LastName": f"Number {i}",
+            "AccountId": f"@a{i // 10}",
+            "Email": f"client{i}@bench.test",
+            "MailingCountryCode": "GB",
+        }
+        for i in range(n)
+    ]
+    events = []
+    for i in range(n):
+        hour, minute = 8 + (i % 8), (i * 7) % 60  # 09:00-16:59 Amsterdam (UTC+1)
+        events.append(
+            {
+                "Subject": f"Visit {i}",
+                "Type": "Meeting",
+                "OwnerId": "@owner",
+                "WhoId": f"@c{i}",
+                "WhatId": f"@o{i // 10}",
+                "StartDateTime": f"2026-12-02T{hour:02d}:{minute:02d}:00Z",
+                "DurationInMinutes": 60,
+                "Location": "Main office",
+            }
+        )
+    return {"User": [owner], "Account": accounts, "Opportunity": deals, "Contact": contacts, "Event": events}
+
+
+def minimum_calls(n: int) -> int:
+    """Query pages of 2,000 plus Task and note writes in collections of 200 (note + link: one call)."""
+    return math.ceil(n / 2000) + 2 * math.ceil(n / 200)
+
+
+def run_tick(config: Path, now: str) -> tuple[float, int, str]:
+    """(seconds, peak RSS in MiB, last output line) of one `prepbot tick` process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prepbot", "tick", "--config", str(config), "--now", now],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    return seconds, usage.ru_maxrss // 1024, (out.strip().splitlines() or [""])[-1]
+
+
+def measure(n: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="prepbot-bench-") as tmp:
+        folder = Path(tmp)
+        seed_file = folder / "seed.json"
+        seed_file.write_text(json.dumps(seed(n)), encoding="utf-8")
+        started = time.perf_counter()
+        with SandboxProcess(
+            "--seed",
+            str(seed_file),
+            "--state",
+            str(folder / "org"),
+            "--daily-api-limit",
+            "10000000",
+            ready_timeout=900,
+        ) as org:
+            seeded = time.perf_counter() - started
+            config = folder / "prepbot.toml"
+            write_config_file(
+                config,
+                instance_url=org.instance_url,
+                token_file=folder / "org" / "access_token",
+                ca_bundle=Path(org.ca_bundle),
+                smtp_host=org.smtp_host,
+                smtp_port=org.smtp_port,
+                state_dir=folder,
+            )
+            with config.open("a", encoding="utf-8") as fh:
+                fh.write(f'\n[messages]\norg_time_zone = "{ZONE}"\n[schedule]\nbatch_size = 200\n')
+            before = org.control("GET", "api-usage")["used"]
+            day_seconds, day_rss, day_line = run_tick(config, SEND_MOMENT)
+            after_day = org.control("GET", "api-usage")["used"]
+            steady_seconds, steady_rss, _ = run_tick(config, "2026-12-01T09:05:00Z")
+            after_steady = org.control("GET", "api-usage")["used"]
+    return {
+        "meetings": n,
+        "seed_seconds": round(seeded, 1),
+        "day_calls": after_day - before,
+        "minimum_calls": minimum_calls(n),
+        "steady_calls": after_steady - after_day,
+        "day_seconds": round(day_seconds, 1),
+        "meetings_per_second": round(n / day_seconds, 1),
+        "peak_rss_mib": day_rss,
+        "steady_seconds": round(steady_seconds, 1),
+        "tick": day_line,
+    }
+
+
+def main(argv: list[str]) -> int:
+    sizes = [int(a) for a in argv] or [1000]
+    header = (
+        "meetings",
+        "day_calls",
+        "minimum_calls",
+        "steady_calls",
+        "day_seconds",
+        "meetings_per_second",
+        "peak_rss_mib",
+    )
+    print(" | ".join(header))
+    for n in sizes:
+        row = measure(n)
+        print(" | ".join(str(row[k]) for k in header), flush=True)
+        print(f"  ({row['tick']}; seeding took {row['seed_seconds']} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
