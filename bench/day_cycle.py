@@ -134,7 +134,7 @@ def measure(n: int) -> dict[str, Any]:
             before = org.control("GET", "api-usage")["used"]
             day_seconds, day_rss, day_line = run_tick(config, SEND_MOMENT)
             after_day = org.control("GET", "api-usage")["used"]
-            steady_seconds, steady_rss, _ = run_tick(config, "2026-12-01T09:05:00Z")
+            steady_seconds, _, _ = run_tick(config, "2026-12-01T09:05:00Z")
             after_steady = org.control("GET", "api-usage")["used"]
     return {
         "meetings": n,
