@@ -15,6 +15,7 @@ from prepbot.errors import (
     DeliveryRejectedError,
     DeliveryRelayError,
     DeliveryUnavailableError,
+    MessageError,
     StaleClaimError,
 )
 from prepbot.ports import Ledger, Transport
@@ -144,6 +145,10 @@ class Settler:
             return Outcome.FAILED
         except DeliveryInDoubtError:
             return Outcome.IN_DOUBT
+        except MessageError as exc:  # this message cannot be built (address, header): never the batch's fault
+            self.settle(row, Status.FAILED, now, f"message: {exc}", report)
+            report.errors.append(f"{row.key.kind.value} for {row.key.event_id} failed: message: {exc}")
+            return Outcome.FAILED
         settled = self.settle(
             row,
             Status.SENT,

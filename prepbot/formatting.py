@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_time
+
+from prepbot import zones
 
 # Drops the year field (and the punctuation or literal that belongs to it, e.g. Russian "y 'г'.",
 # Japanese "y年") from a CLDR date pattern: "EEEE d MMMM y" -> "EEEE d MMMM". Weekday and month
@@ -45,14 +46,14 @@ def format_weekday(day: date, locale: str) -> str:
 
 def format_clock(at: datetime, zone: str, locale: str) -> str:
     """The local wall-clock time in the locale's short form: "10:00", "10:00 AM"."""
-    return format_time(at, "short", tzinfo=ZoneInfo(zone), locale=_locale(locale))
+    return format_time(at, "short", tzinfo=zones.zone(zone), locale=_locale(locale))
 
 
 def local_date(at: datetime, zone: str) -> date:
     """The calendar date of an aware instant in ``zone``."""
     if at.tzinfo is None:
         raise ValueError("naive datetime: prepbot keeps instants timezone-aware UTC")
-    return at.astimezone(ZoneInfo(zone)).date()
+    return at.astimezone(zones.zone(zone)).date()
 
 
 def format_meeting_time(start_at: datetime, zone: str, locale: str) -> str:

@@ -34,8 +34,17 @@ class Verdict:
 
 
 def is_valid_address(address: str) -> bool:
-    """True for a plain ASCII address a relay will take (no display name, no spaces)."""
-    return len(address) <= 254 and _ADDRESS.match(address) is not None
+    """True for a plain ASCII address a relay will take (no display name, no spaces).
+
+    The same local-part rules as ``messages.checked_address`` (RFC 5321 §4.5.3.1.1: at most 64
+    octets; RFC 5322 dot-atom: no leading, trailing or double dot), so an address planned here is
+    never refused when the message is built (reliability D7).
+    """
+    local = address.rpartition("@")[0]
+    dotted_badly = ".." in local or local.startswith(".") or local.endswith(".")
+    return (
+        len(address) <= 254 and len(local) <= 64 and not dotted_badly and _ADDRESS.match(address) is not None
+    )
 
 
 def judge_recipient(meeting: Meeting, audience: Audience) -> Verdict:

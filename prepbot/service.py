@@ -54,6 +54,13 @@ class Flow(Protocol):
         ...
 
 
+OWNER_INACTIVE = "owner_inactive"
+
+
+def _owner_alert(event_id: str) -> str:
+    return f"confirmation for {event_id} not sent: its owner is inactive or not a Salesforce user"
+
+
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """Successive lists of at most ``size`` items (streams: never holds more than one chunk)."""
     iterator = iter(items)
@@ -120,9 +127,18 @@ class Service:
         report.meetings += len(chunk)
         languages = {m.event_id: self.composer.language_for(m) for m in chunk}
         add = [replace(a, language=languages.get(a.key.event_id)) for a in plan.add]
+        self._alert_owner_inactive(add, report)
         report.planned += self.ledger.plan(add, now)
         for flow in self.flows:
             flow.on_meetings(chunk, now, report)
+
+    def _alert_owner_inactive(self, actions: Sequence[PlannedAction], report: Report) -> None:
+        """D9: a meeting is never sent as an inactive (or non-User) owner; say so once, when first planned."""
+        hits = [a for a in actions if a.reason == OWNER_INACTIVE]
+        if not hits:
+            return
+        known = {row.key for row in self.ledger.rows_for_events(sorted({a.key.event_id for a in hits}))}
+        report.errors.extend(_owner_alert(a.key.event_id) for a in hits if a.key not in known)
 
     def _sent_rows(self, event_ids: Sequence[str]) -> dict[str, list[ActionRow]]:
         found: dict[str, list[ActionRow]] = {}
@@ -220,6 +236,8 @@ class Service:
             return True
         if action.status is Status.SKIPPED:
             self._settle(row, Status.SKIPPED, now, action.reason, report)
+            if action.reason == OWNER_INACTIVE:
+                report.errors.append(_owner_alert(row.key.event_id))
             return True
         if action.due_at > now:
             self._settle(
@@ -241,6 +259,8 @@ class Service:
             composed = self.composer.confirmation(meeting, row.key, action.time_zone or "UTC", now)
         except PrepbotError as exc:
             self._settle(row, Status.FAILED, now, f"template: {exc}", report)
+            # O2 / H3: a row that fails for good is an alert (stderr, exit 1), not just a count
+            report.errors.append(f"confirmation for {row.key.event_id} failed: template: {exc}")
             return True
         if not self.settler.mark_sending(row, now, report):
             return True
