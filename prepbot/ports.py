@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -67,6 +67,17 @@ class Crm(Protocol):
         """
         ...
 
+    def find_tasks(self, tasks: Sequence[TaskRecord]) -> dict[str, str]:
+        """The Tasks already in the org that match ``tasks`` (after a create whose outcome is unknown).
+
+        Returns:
+            ``task.ref`` -> Task Id, for the tasks found.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError.
+        """
+        ...
+
     def save_notes(self, notes: Sequence[NoteRecord]) -> list[WriteResult]:
         """Create (note and link in one call) or update in place each note; one result per note.
 
@@ -85,8 +96,15 @@ class Transport(Protocol):
 
     logs_activity: bool
 
-    def send(self, message: OutgoingMessage) -> DeliveryReceipt:
+    def send(
+        self, message: OutgoingMessage, *, on_data_end: Callable[[], None] | None = None
+    ) -> DeliveryReceipt:
         """Hand ``message`` to the relay.
+
+        ``on_data_end`` is called at the point of no return, right before the bytes that let the
+        relay accept the message (SMTP: the data and its terminator; Salesforce: the request). If it
+        raises, nothing is sent and the exception propagates: a crash before it left nothing at the
+        relay (reliability C2), so the ledger may plan the message again.
 
         Raises:
             DeliveryRejectedError: permanent refusal (5xx); do not retry.
@@ -147,8 +165,9 @@ class Ledger(Protocol):
         """Claim up to ``limit`` PLANNED rows due at ``now``; each gets ``attempt + 1`` and a lease."""
         ...
 
-    def recover(self, now: datetime) -> tuple[int, int]:
-        """Expired leases: CLAIMED rows back to PLANNED, SENDING rows to IN_DOUBT. Returns both counts."""
+    def recover(self, now: datetime, *, resend_in_doubt: bool = False) -> tuple[int, int]:
+        """Expired leases: CLAIMED rows back to PLANNED, SENDING rows to IN_DOUBT (``resend_in_doubt``:
+        to PLANNED, the ``resend`` policy). Returns both counts."""
         ...
 
     def get(self, key: ActionKey) -> ActionRow | None:

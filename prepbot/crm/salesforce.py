@@ -27,6 +27,7 @@ from prepbot.crm.sf_errors import (
     surely_unsent,
 )
 from prepbot.crm.sf_records import SeenRows, modstamp, opportunity_ids, to_meeting, to_roles
+from prepbot.crm.sf_tasks import find_tasks
 from prepbot.crm.sf_writer import Writer
 from prepbot.crm.soql import (
     IN_BATCH,
@@ -412,6 +413,14 @@ class SalesforceCrm:
             CrmAuthError, CrmQueryError, CrmUnavailableError: the first chunk failed (nothing written).
         """
         return self._writer.create_tasks(tasks)
+
+    def find_tasks(self, tasks: Sequence[TaskRecord]) -> dict[str, str]:
+        """Tasks already in the org like ``tasks`` (Who, owner, subject, date, subtype): ref -> Id.
+
+        Raises:
+            CrmAuthError, CrmQueryError, CrmUnavailableError.
+        """
+        return find_tasks(lambda soql: self.call("query", lambda sf: sf.query_all(soql)), tasks)
 
     def save_notes(self, notes: Sequence[NoteRecord]) -> list[WriteResult]:
         """Create (ContentNote + ContentDocumentLink in one composite call per 200) or update notes.

@@ -189,14 +189,12 @@ class BriefFlow:
     def _send(
         self, row: ActionRow, meeting: Meeting, confirmations: list[ActionRow], now: datetime, report: Report
     ) -> bool:
-        """Render, mark SENDING, deliver, settle. False when the relay is unusable (the batch waits)."""
+        """Render, deliver (SENDING from the point of no return), settle. False: the relay is unusable."""
         try:
             status = confirmation_status(meeting, confirmations)
             message = self.writer.message(meeting, row.key, status, self.scripts(meeting))
         except PrepbotError as exc:
             self._settle(row, Status.FAILED, now, f"template: {exc}", report)
-            return True
-        if not self.settler.mark_sending(row, now, report):
             return True
         outcome = self.settler.deliver(self.transport, row, message, now, report)
         if outcome is Outcome.IN_DOUBT:

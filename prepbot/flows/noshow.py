@@ -230,8 +230,6 @@ class NoShowFlow:
         except PrepbotError as exc:
             self._settle(row, Status.FAILED, now, f"template: {exc}", report)
             return True
-        if not self._mark_sending(row, now, report):
-            return True
         return self._deliver(row, meeting, composed, now, report)
 
     def _deliver(

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 KEY_COLUMNS = ("event_id", "occurrence", "recipient", "kind")
 IN_DOUBT_REASON = "crashed while sending: the relay may have accepted it (RFC 1047)"
 REPLANNED_REASON = "lease expired before sending: planned again"
+RESENT_REASON = "in doubt: crashed while sending; planned again by the in_doubt_policy 'resend'"
 
 
 class SqlLedger(SqlNoteStates):
@@ -256,19 +257,23 @@ class SqlLedger(SqlNoteStates):
                 raise StaleClaimError(f"ledger row {row_id} changed while it was being settled")
             self._log(conn, [move(current, status, now, reason)])
 
-    def recover(self, now: datetime) -> tuple[int, int]:
+    def recover(self, now: datetime, *, resend_in_doubt: bool = False) -> tuple[int, int]:
         """Expired leases: CLAIMED rows back to PLANNED, SENDING rows to IN_DOUBT.
 
         A CLAIMED row never reached the relay (C1), so it is simply planned again. A SENDING row
         may have been accepted by the relay before the worker died (C3/C4, RFC 1047): it becomes
-        IN_DOUBT and is never resent blindly.
+        IN_DOUBT and is never resent blindly; with ``resend_in_doubt`` (the ``resend`` policy) it is
+        planned again instead, at most one extra message per crash.
 
         Returns:
             (rows planned again, rows now in doubt).
         """
         with self._tx(write=True) as conn:
             replanned = self._expire(conn, Status.CLAIMED, Status.PLANNED, now, REPLANNED_REASON)
-            in_doubt = self._expire(conn, Status.SENDING, Status.IN_DOUBT, now, IN_DOUBT_REASON)
+            if resend_in_doubt:
+                in_doubt = self._expire(conn, Status.SENDING, Status.PLANNED, now, RESENT_REASON)
+            else:
+                in_doubt = self._expire(conn, Status.SENDING, Status.IN_DOUBT, now, IN_DOUBT_REASON)
         if replanned or in_doubt:
             log.warning("recovered expired leases: %d planned again, %d in doubt", replanned, in_doubt)
         return replanned, in_doubt

@@ -17,6 +17,8 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     # SENDING -> PLANNED only for a retryable failure where the relay got nothing (SMTP 4xx, connect).
     S.SENDING: frozenset({S.SENT, S.PLANNED, S.FAILED, S.IN_DOUBT}),
     S.SENT: frozenset({S.LOGGED}),
+    # IN_DOUBT -> IN_DOUBT records the owner's Task (the alert) on a row recovery made in doubt.
+    S.IN_DOUBT: frozenset({S.IN_DOUBT}),
 }
 
 # States a worker's claim can be taken into by someone else (recover, the planner): a worker that

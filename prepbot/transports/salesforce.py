@@ -30,7 +30,7 @@ a request that went out without a usable answer is DeliveryInDoubtError (Salesfo
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
@@ -118,8 +118,10 @@ class SalesforceEmailTransport:
             f"log_email_on_send={self.logs_activity})"
         )
 
-    def send(self, message: OutgoingMessage) -> DeliveryReceipt:
-        """Send ``message`` through emailSimple (one API call).
+    def send(
+        self, message: OutgoingMessage, *, on_data_end: Callable[[], None] | None = None
+    ) -> DeliveryReceipt:
+        """Send ``message`` through emailSimple (one API call); ``on_data_end`` runs right before it.
 
         Returns:
             The receipt; ``message_id`` is prepbot's own (Salesforce does not report the one it wrote).
@@ -132,8 +134,11 @@ class SalesforceEmailTransport:
             DeliveryAuthError: the session is refused. DeliveryRelayError: the org or user may not
                 send email, or the action is not available to this user.
         """
+        inputs = self.inputs_for(message)
+        if on_data_end is not None:
+            on_data_end()
         try:
-            results = self._crm.send_email_simple([self.inputs_for(message)])
+            results = self._crm.send_email_simple([inputs])
         except CrmError as exc:
             raise _delivery_error(exc) from exc
         result = results[0]

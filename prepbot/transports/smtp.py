@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 Build = Callable[[OutgoingMessage], EmailMessage]
 Failpoint = Callable[[str], None]
+DataEnd = Callable[[], None]
 Outcome = DeliveryReceipt | DeliveryError
 
 _SMTP_ERRORS = (smtplib.SMTPException, OSError)
@@ -143,8 +144,10 @@ class SmtpTransport:
     ) -> None:
         self.close()
 
-    def send(self, message: OutgoingMessage) -> DeliveryReceipt:
+    def send(self, message: OutgoingMessage, *, on_data_end: DataEnd | None = None) -> DeliveryReceipt:
         """Hand ``message`` to the relay for ``message.to_address``.
+
+        ``on_data_end`` runs right before the data and its terminator go out (the Transport port).
 
         Returns:
             The receipt, with the relay's reply (e.g. ``250 2.0.0 queued as ...``).
@@ -158,12 +161,14 @@ class SmtpTransport:
             DeliveryAuthError: the relay refused our credentials (535): stop using this relay.
             DeliveryTlsError: certificate not verified, wrong host name, or no STARTTLS.
         """
-        outcome = self.send_many(message, [message.to_address])[message.to_address]
+        outcome = self.send_many(message, [message.to_address], on_data_end=on_data_end)[message.to_address]
         if isinstance(outcome, DeliveryError):
             raise outcome
         return outcome
 
-    def send_many(self, message: OutgoingMessage, recipients: Sequence[str]) -> dict[str, Outcome]:
+    def send_many(
+        self, message: OutgoingMessage, recipients: Sequence[str], *, on_data_end: DataEnd | None = None
+    ) -> dict[str, Outcome]:
         """Send one message to several envelope recipients in one transaction.
 
         A recipient refused at RCPT gets its own error and does not fail the others; the
@@ -183,7 +188,7 @@ class SmtpTransport:
         envelope = make_envelope(self._build(message), sender, rcpts)
         with self._lock:
             try:
-                return self._transaction(message, envelope)
+                return self._transaction(message, envelope, on_data_end)
             except DeliveryError:
                 raise
             except BaseException:
@@ -197,7 +202,9 @@ class SmtpTransport:
 
     # -- transaction ------------------------------------------------------------------------
 
-    def _transaction(self, message: OutgoingMessage, envelope: Envelope) -> dict[str, Outcome]:
+    def _transaction(
+        self, message: OutgoingMessage, envelope: Envelope, on_data_end: DataEnd | None = None
+    ) -> dict[str, Outcome]:
         smtp, reused = self._session()
         try:
             self._mail_from(smtp, envelope)
@@ -214,7 +221,7 @@ class SmtpTransport:
         if len(refused) == len(envelope.recipients):
             self._abandon(0)
             return dict(refused)
-        result = self._data(smtp, envelope, message)
+        result = self._data(smtp, envelope, message, on_data_end)
         return {rcpt: refused.get(rcpt, result) for rcpt in envelope.recipients}
 
     def _mail_from(self, smtp: smtplib.SMTP, envelope: Envelope) -> None:
@@ -249,12 +256,16 @@ class SmtpTransport:
                 refused[rcpt] = reply_error("RCPT", code, reply, self._redact)
         return refused
 
-    def _data(self, smtp: smtplib.SMTP, envelope: Envelope, message: OutgoingMessage) -> Outcome:
+    def _data(
+        self, smtp: smtplib.SMTP, envelope: Envelope, message: OutgoingMessage, on_data_end: DataEnd | None
+    ) -> Outcome:
         code, reply = self._command("DATA", lambda: smtp.docmd("DATA"))
         if code != 354:
             self._abandon(code)
             return reply_error("DATA", code, reply, self._redact)
         self._failpoint("before_data_end")
+        if on_data_end is not None:  # raising here aborts: send_many drops the session mid-DATA
+            on_data_end()
         try:
             smtp.send(envelope.payload)
         except _SMTP_ERRORS as exc:
