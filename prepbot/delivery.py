@@ -125,14 +125,24 @@ class Settler:
         report: Report,
         sent_reason: str = "",
     ) -> Outcome:
-        """Send ``message`` for a row already marked SENDING, and settle what happened.
+        """Send ``message`` for a claimed row, and settle what happened.
+
+        The row moves CLAIMED -> SENDING only at the send's point of no return (the transport's
+        ``on_data_end``): a crash before it leaves a CLAIMED row, which recovery plans again
+        (nothing reached the relay, reliability C2); after it, a SENDING row, which recovery holds
+        in doubt (C3/C4). A claim lost by then aborts the send before the relay can accept it.
 
         ``sent_reason`` is kept on a SENT row (e.g. "fallback: de→en"). IN_DOUBT is left to the
         caller, which knows what the owner should be told.
         """
+        data_end = _DataEnd(self.ledger, row, now)
         try:
-            transport.send(message)
+            transport.send(message, on_data_end=data_end)
+            data_end()  # a transport that never called it: still SENDING before SENT
             failpoints.hit("after_send")
+        except StaleClaimError:  # taken away before the point of no return: nothing was sent
+            report.bump("stale_claim")
+            return Outcome.STALE
         except DeliveryRelayError as exc:  # login/TLS: not this message's fault (reliability S8, S9)
             self.settle(row, Status.PLANNED, now, f"relay unusable: {exc}", report, due_at=now)
             report.errors.append(f"mail relay unusable: {exc}")
@@ -166,3 +176,16 @@ class Settler:
             self.settle(row, Status.PLANNED, now, f"in doubt, resent by policy: {why}", report, due_at=now)
         else:
             self.settle(row, Status.IN_DOUBT, now, f"in doubt: {why}", report, **extra)
+
+
+class _DataEnd:
+    """One send's point of no return: CLAIMED -> SENDING (fenced by the claim's attempt), once."""
+
+    def __init__(self, ledger: Ledger, row: ActionRow, now: datetime) -> None:
+        self.ledger, self.row, self.now = ledger, row, now
+        self.done = row.status is Status.SENDING
+
+    def __call__(self) -> None:
+        if not self.done:
+            self.ledger.settle(self.row.id, Status.SENDING, self.now, attempt=self.row.attempt)
+            self.done = True

@@ -12,11 +12,12 @@ from typing import Any, Protocol, TypeVar
 from prepbot import failpoints
 from prepbot.composer import Composed, Composer
 from prepbot.delivery import DEFAULT_CADENCE, Cadence, Outcome, Settler
-from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status
+from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status, WriteResult
 from prepbot.errors import (
     CrmError,
     PrepbotError,
 )
+from prepbot.in_doubt import InDoubtAlerts
 from prepbot.planner import Audience, confirmation_for, plan_confirmations
 from prepbot.ports import Crm, Ledger, Transport
 from prepbot.report import Report
@@ -94,6 +95,9 @@ class Service:
         self.worker = worker
         self.flows = list(flows)
         self.settler = Settler(ledger, cadence)
+        self.in_doubt_alerts = InDoubtAlerts(
+            crm=crm, ledger=ledger, composer=composer, batch_size=cadence.batch_size
+        )
 
     # -- sync -------------------------------------------------------------------------------------
 
@@ -105,7 +109,7 @@ class Service:
             LedgerError: the ledger failed.
         """
         report = Report()
-        self.ledger.recover(now)
+        self._recover(now)
         seen: set[str] = set()
         meetings = self.crm.meetings_between(now, now + self.cadence.horizon)
         for chunk in chunked(meetings, self.cadence.batch_size):
@@ -177,7 +181,9 @@ class Service:
             LedgerError: the ledger failed (rows already claimed are recovered after their lease).
         """
         report = Report()
-        self.ledger.recover(now)
+        self._recover(now)
+        if self.cadence.in_doubt_policy != "resend":
+            self.in_doubt_alerts.alert(now, report)
         while True:
             rows = self.ledger.claim_due(
                 now, limit=self.cadence.batch_size, lease=self.cadence.lease, worker=self.worker
@@ -262,8 +268,6 @@ class Service:
             # O2 / H3: a row that fails for good is an alert (stderr, exit 1), not just a count
             report.errors.append(f"confirmation for {row.key.event_id} failed: template: {exc}")
             return True
-        if not self.settler.mark_sending(row, now, report):
-            return True
         return self._deliver(row, meeting, composed, now, report, sent)
 
     def _deliver(
@@ -312,8 +316,14 @@ class Service:
     # -- logging on the records -------------------------------------------------------------------
 
     def _log_tasks(
-        self, sent: list[tuple[ActionRow, Meeting, Composed]], now: datetime, report: Report
+        self,
+        sent: list[tuple[ActionRow, Meeting, Composed]],
+        now: datetime,
+        report: Report,
+        adopt: bool = False,
     ) -> None:
+        """Write the email Tasks of ``sent``; ``adopt``: rows of an earlier cycle, whose Task may exist
+        already (a crash after the create, C5): one batched lookup first, and found Tasks are kept."""
         if not sent:
             return
         if self.transport.logs_activity:  # Salesforce logged it while sending: no second record
@@ -322,11 +332,16 @@ class Service:
                 self.settler.logged(row, now, report, reason=reason)
             return
         tasks = [
-            self.composer.email_task(meeting, composed, now, ref=str(row.id))
+            self.composer.email_task(meeting, composed, (adopt and row.sent_at) or now, ref=str(row.id))
             for row, meeting, composed in sent
         ]
         try:
-            results = self.crm.create_tasks(tasks)
+            found = self.crm.find_tasks(tasks) if adopt else {}
+            for _ in found:
+                report.bump("task_adopted")
+            results = [WriteResult(ref, task_id) for ref, task_id in found.items()]
+            missing = [task for task in tasks if task.ref not in found]
+            results += self.crm.create_tasks(missing) if missing else []
             failpoints.hit("after_task_create")
         except CrmError as exc:
             report.errors.append(f"Tasks not written yet ({exc}); retried next cycle")
@@ -354,11 +369,16 @@ class Service:
             for row in chunk:
                 meeting = fresh.get(row.key.event_id)
                 if meeting is not None:
-                    zone = row.time_zone or "UTC"
-                    batch.append((row, meeting, self.composer.confirmation(meeting, row.key, zone, now)))
-            self._log_tasks(batch, now, report)
+                    # rendered as of the send: the Task shows what the client got, dated that day
+                    at, zone = row.sent_at or now, row.time_zone or "UTC"
+                    batch.append((row, meeting, self.composer.confirmation(meeting, row.key, zone, at)))
+            self._log_tasks(batch, now, report, adopt=True)
 
     # -- helpers ----------------------------------------------------------------------------------
+
+    def _recover(self, now: datetime) -> None:
+        """Expired leases; a crashed send is held in doubt, or planned again under ``resend``."""
+        self.ledger.recover(now, resend_in_doubt=self.cadence.in_doubt_policy == "resend")
 
     def _settle(
         self, row: ActionRow, status: Status, now: datetime, reason: str, report: Report, **extra: Any
