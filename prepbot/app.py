@@ -207,7 +207,14 @@ def build_note_flow(settings: Settings, crm: SalesforceCrm, ledger: SqlLedger) -
         create=settings.notes.create,
         find_notes=partial(find_notes, crm),
         org_time_zone=zone,
+        defer=partial(api_budget_low, crm, settings.salesforce.optional_work_below_usage),
     )
+
+
+def api_budget_low(crm: SalesforceCrm, threshold: float) -> bool:
+    """True when the last ``Sforce-Limit-Info`` put the daily API usage at or above ``threshold``."""
+    usage = crm.api_usage
+    return usage is not None and usage[1] > 0 and usage[0] >= threshold * usage[1]
 
 
 def build_brief_flow(settings: Settings, ledger: SqlLedger, transport: Transport) -> BriefFlow:

@@ -131,10 +131,24 @@ def tick(
     finally:
         application.close()
     typer.echo(f"{at.isoformat()} {report.line()}")
+    typer.echo(f"  {_api_line(application, report.counts.get('note_deferred', 0))}")
     for error in report.errors:
         typer.echo(f"  ! {error}", err=True)
     if report.errors or report.counts.get("failed"):
         raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _api_line(application: App, deferred: int) -> str:
+    """The cycle's Salesforce API calls and the org's daily usage (reliability F5, F8)."""
+    crm = application.crm
+    line = f"salesforce api: {crm.calls_made} calls this cycle"
+    if crm.api_usage is not None:
+        used, limit = crm.api_usage
+        line += f"; daily usage {used}/{limit} ({used / max(limit, 1):.0%})"
+    if deferred:
+        share = application.settings.salesforce.optional_work_below_usage
+        line += f"; {deferred} prep notes deferred (usage at or above {share:.0%})"
+    return line
 
 
 @app.command()

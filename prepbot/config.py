@@ -55,6 +55,8 @@ class SalesforceSettings(_Section):
     page_size: int = Field(2000, ge=200, le=2000)
     max_retries: int = Field(4, ge=0, le=10)
     limit_backoff_minutes: float = Field(15.0, gt=0)
+    # optional writes (prep notes) wait while the org's daily API usage is at or above this share
+    optional_work_below_usage: float = Field(0.95, gt=0, le=1)
     # session (sandbox and tests)
     session_id: SecretStr | None = None
     session_id_file: Path | None = None

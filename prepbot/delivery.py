@@ -10,6 +10,7 @@ from typing import Any
 from prepbot import failpoints
 from prepbot.domain import ActionRow, OutgoingMessage, Status
 from prepbot.errors import (
+    DeliveryConnectError,
     DeliveryError,
     DeliveryInDoubtError,
     DeliveryRejectedError,
@@ -48,9 +49,13 @@ class Outcome(enum.Enum):
     STALE = "stale"  # another attempt owns the row now: do nothing more
 
 
+_NO_CUTOFF = timedelta(0)
+DELIVERY_REASON = "delivery"  # every failed send's ledger reason starts so (counted as an attempt)
+
+
 def failure_reason(exc: DeliveryError) -> str:
     """A ledger reason naming the reply code when there is one ("delivery 550 5.1.1 no such user")."""
-    return f"delivery {exc.code} {exc}" if exc.code else f"delivery: {exc}"
+    return f"{DELIVERY_REASON} {exc.code} {exc}" if exc.code else f"{DELIVERY_REASON}: {exc}"
 
 
 class Settler:
@@ -108,13 +113,36 @@ class Settler:
             return
         report.logged += 1
 
-    def retry_or_fail(self, row: ActionRow, now: datetime, reason: str, report: Report) -> None:
-        """Plan the row again after ``cadence.retry``, or fail it when out of attempts or time."""
+    def retry_or_fail(
+        self, row: ActionRow, now: datetime, reason: str, report: Report, cutoff: timedelta = _NO_CUTOFF
+    ) -> None:
+        """Plan the row again after ``cadence.retry``, or fail it when out of attempts or time.
+
+        Out of time: the retry would fall within ``cutoff`` of ``row.deadline_at`` (a confirmation
+        passes its ``min_notice``: it could no longer be sent then, and would end skipped unseen).
+
+        For a failed send (``reason`` "delivery ...") the attempts are the sends that failed, not
+        ``row.attempt``: every claim bumps that fencing token, also the claims released without a
+        send because the org or the relay was unusable (reliability S9: those burn no attempts).
+        """
         next_at = now + self.cadence.retry
-        if row.attempt >= self.cadence.max_attempts or next_at >= row.deadline_at:
-            self.settle(row, Status.FAILED, now, f"{reason}; gave up after {row.attempt} attempts", report)
+        failures = self._failed_sends(row) if reason.startswith(DELIVERY_REASON) else row.attempt
+        if failures >= self.cadence.max_attempts or next_at + cutoff >= row.deadline_at:
+            why = f"{reason}; gave up after {failures} attempts"
+            if self.settle(row, Status.FAILED, now, why, report):
+                # O2: a row that fails for good is an alert (stderr, exit code 1), not just a count
+                report.errors.append(f"{row.key.kind.value} for {row.key.event_id} failed: {why}")
         else:
             self.settle(row, Status.PLANNED, now, reason, report, due_at=next_at)
+
+    def _failed_sends(self, row: ActionRow) -> int:
+        """This failed send plus the earlier ones retried later (their reasons start "delivery")."""
+        earlier = self.ledger.history(row.id)
+        return 1 + sum(
+            1
+            for move in earlier
+            if move.to_status is Status.PLANNED and move.reason.startswith(DELIVERY_REASON)
+        )
 
     def deliver(
         self,
@@ -124,6 +152,7 @@ class Settler:
         now: datetime,
         report: Report,
         sent_reason: str = "",
+        cutoff: timedelta = _NO_CUTOFF,
     ) -> Outcome:
         """Send ``message`` for a claimed row, and settle what happened.
 
@@ -132,8 +161,8 @@ class Settler:
         (nothing reached the relay, reliability C2); after it, a SENDING row, which recovery holds
         in doubt (C3/C4). A claim lost by then aborts the send before the relay can accept it.
 
-        ``sent_reason`` is kept on a SENT row (e.g. "fallback: de→en"). IN_DOUBT is left to the
-        caller, which knows what the owner should be told.
+        ``sent_reason`` is kept on a SENT row (e.g. "fallback: de→en"); ``cutoff`` is passed to
+        :meth:`retry_or_fail`. IN_DOUBT is left to the caller, which knows what the owner should be told.
         """
         data_end = _DataEnd(self.ledger, row, now)
         try:
@@ -147,8 +176,12 @@ class Settler:
             self.settle(row, Status.PLANNED, now, f"relay unusable: {exc}", report, due_at=now)
             report.errors.append(f"mail relay unusable: {exc}")
             return Outcome.RELAY_DOWN
+        except DeliveryConnectError as exc:  # no session at all (S1, S5): the next row would wait too
+            self.retry_or_fail(row, now, failure_reason(exc), report, cutoff)
+            report.errors.append(f"mail relay unreachable, sending stopped for this cycle: {exc}")
+            return Outcome.RELAY_DOWN
         except DeliveryUnavailableError as exc:
-            self.retry_or_fail(row, now, failure_reason(exc), report)
+            self.retry_or_fail(row, now, failure_reason(exc), report, cutoff)
             return Outcome.HELD
         except DeliveryRejectedError as exc:
             self.settle(row, Status.FAILED, now, failure_reason(exc), report)

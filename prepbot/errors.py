@@ -99,6 +99,12 @@ class DeliveryUnavailableError(DeliveryError):
     retryable = True
 
 
+class DeliveryConnectError(DeliveryUnavailableError):
+    """Retryable, and about the relay rather than one message: it could not be reached or would
+    not start a session (refused, reset, no banner in time, 421 greeting, 454 at STARTTLS/AUTH).
+    Nothing of any message was sent; the next message would fare the same, so the cycle stops."""
+
+
 class DeliveryInDoubtError(DeliveryError):
     """The relay may or may not have accepted the message (RFC 1047): never retried blindly."""
 

@@ -281,7 +281,7 @@ class Service:
     ) -> bool:
         # "fallback: de→en" is kept on the row when the record asked for another language
         outcome = self.settler.deliver(
-            self.transport, row, composed.message, now, report, composed.fallback_note
+            self.transport, row, composed.message, now, report, composed.fallback_note, self.policy.min_notice
         )
         if outcome is Outcome.IN_DOUBT:
             self._in_doubt(row, meeting, composed, now, "the relay did not answer the end of data", report)

@@ -42,7 +42,14 @@ from prepbot.crm.soql import (
     window_query,
 )
 from prepbot.domain import Changes, ContactRole, Meeting, NoteRecord, TaskRecord, WriteResult
-from prepbot.errors import ConfigError, CrmError, CrmInDoubtError, CrmQueryError, CrmUnavailableError
+from prepbot.errors import (
+    ConfigError,
+    CrmAuthError,
+    CrmError,
+    CrmInDoubtError,
+    CrmQueryError,
+    CrmUnavailableError,
+)
 
 __all__ = ["ClientCredentialsAuth", "FieldMapping", "JwtAuth", "SalesforceCrm", "SessionAuth"]
 
@@ -74,7 +81,8 @@ class SalesforceCrm:
     CrmUnavailableError (``sf_errors``). Transient ones are retried with jittered exponential
     backoff (``max_retries``); REQUEST_LIMIT_EXCEEDED stops every call for ``limit_backoff``.
     With JWT or client-credentials auth a 401 INVALID_SESSION_ID mints one new token and retries
-    once; with a session id it is final. ``calls_made`` counts API requests (tokens excluded).
+    once; with a session id it is final. A 401 that stays ("auth broken") stops every call for
+    ``limit_backoff`` too. ``calls_made`` counts API requests (tokens excluded).
     """
 
     def __init__(
@@ -112,6 +120,7 @@ class SalesforceCrm:
         self._jitter = jitter
         self._sf: Salesforce | None = None
         self._blocked_until: float | None = None
+        self._auth_broken_until: float | None = None  # a 401 that a new token did not cure
         self._usage: tuple[int, int] | None = None
         self._seen = SeenRows()
         self.calls_made = 0
@@ -181,6 +190,16 @@ class SalesforceCrm:
         self._sleep(self._delay(attempt))
 
     def _refuse_during_limit_backoff(self, resource: str) -> None:
+        if self._auth_broken_until is not None:
+            left = self._auth_broken_until - self._clock()
+            if left > 0:
+                raise CrmAuthError(
+                    f"Salesforce {resource}: auth broken (401 even with a fresh login); "
+                    f"no calls for another {left:.0f} s",
+                    status=401,
+                    error_code=INVALID_SESSION,
+                )
+            self._auth_broken_until = None
         if self._blocked_until is None:
             return
         left = self._blocked_until - self._clock()
@@ -208,6 +227,11 @@ class SalesforceCrm:
                     log.warning("Salesforce session expired; minting a new token once")
                     refreshed, self._sf = True, None
                     continue
+                if exc.error_code == INVALID_SESSION:  # F2: even a fresh login is refused
+                    self._auth_broken_until = self._clock() + self._limit_backoff
+                    log.error("Salesforce auth broken; pausing calls for %.0f s", self._limit_backoff)
+                    text = f"Salesforce {resource}: auth broken: {exc}"
+                    raise CrmAuthError(text, status=exc.status, error_code=exc.error_code) from None
                 if exc.error_code == LIMIT_EXCEEDED and exc.status == 403:
                     self._blocked_until = self._clock() + self._limit_backoff
                     log.error("Salesforce API limit reached; pausing calls for %.0f s", self._limit_backoff)

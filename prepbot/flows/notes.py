@@ -72,6 +72,8 @@ class NoteFlow:
         create: ``with_confirmation`` (once the confirmation is due or settled) or ``on_sync``.
         find_notes: looks notes up by linked record after a create whose outcome is unknown (C6).
         org_time_zone: the zone used when neither client nor owner has one.
+        defer: True while optional work must wait (the org's API budget is nearly used up,
+            reliability F8): due notes are counted ``note_deferred`` and written in a later cycle.
     """
 
     kinds: frozenset[MessageKind] = frozenset()
@@ -86,6 +88,7 @@ class NoteFlow:
         create: Timing = "with_confirmation",
         find_notes: NoteFinder | None = None,
         org_time_zone: str = "UTC",
+        defer: Callable[[], bool] | None = None,
     ) -> None:
         self.crm = crm
         self.ledger = ledger
@@ -94,6 +97,8 @@ class NoteFlow:
         self.create = create
         self.find_notes = find_notes
         self.org_time_zone = org_time_zone
+        self.defer = defer
+        self._deferred: set[str] = set()  # Events whose note this cycle deferred (counted once)
         # Meetings of this cycle's sync and the confirmation status their note was built with (None:
         # no note was due): after the dispatch only those whose status moved are rendered again.
         self._seen: dict[str, tuple[Meeting, ConfirmationStatus | None]] = {}
@@ -124,6 +129,7 @@ class NoteFlow:
         )
         seen, self._seen = self._seen, {}
         if not changed:
+            self._deferred.clear()
             return
         rows = self._confirmation_rows([e for e in changed if e in seen])
         meetings = [
@@ -135,6 +141,7 @@ class NoteFlow:
         for start in range(0, len(meetings), CHUNK):
             self._refresh(meetings[start : start + CHUNK], now, report)
         self._seen.clear()
+        self._deferred.clear()
 
     def _read(self, event_ids: Sequence[str], report: Report) -> list[Meeting]:
         """Meetings this process did not read in its own sync (a ``dispatch`` run on its own)."""
@@ -163,6 +170,12 @@ class NoteFlow:
             item = self._prepare(meeting, mine, state, report)
             if item is not None:
                 work.append(item)
+        if work and self.defer is not None and self.defer():
+            for item in work:  # no state stored: the next cycle below the threshold writes them
+                if item.meeting.event_id not in self._deferred:  # once per cycle, not per pass
+                    self._deferred.add(item.meeting.event_id)
+                    report.bump("note_deferred")
+            return
         self._adopt_lost(work, states, report)
         self._save(work, now, report)
 
@@ -243,7 +256,9 @@ class NoteFlow:
             results = self.crm.save_notes([item.record for item in work])
             failpoints.hit("after_note_create")
         except CrmError as exc:
-            report.errors.append(f"prep notes not written ({exc}); retried next cycle")
+            # F4: a missing permission is permanent until an admin grants it: say so, not "retried"
+            hint = "retried next cycle" if exc.retryable else "permanent: let prepbot's user write notes"
+            report.errors.append(f"prep notes not written ({exc}); {hint}")
             return
         for item, result in zip(work, results, strict=True):
             created = item.record.note_id is None

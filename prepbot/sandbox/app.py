@@ -46,6 +46,9 @@ _FAULT_ERRORS = {
     "limit_exceeded": LIMIT_EXCEEDED,
     "unavailable": ApiError(503, "SERVER_UNAVAILABLE", "Service Unavailable"),
     "server_error": ApiError(500, "UNKNOWN_EXCEPTION", "An unexpected error occurred."),
+    "insufficient_access": ApiError(
+        403, "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on cross-reference id"
+    ),
 }
 
 

@@ -17,7 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-# Fault kinds. The first five replace the response; "slow" delays it; "truncated" cuts its body;
+# Fault kinds. The first five and insufficient_access replace the response; "slow" delays it;
+# "truncated" cuts its body;
 # "lock_record" makes one record of a collection (or the single DML) fail with UNABLE_TO_LOCK_ROW.
 SESSION_EXPIRED = "session_expired"  # 401 INVALID_SESSION_ID
 LIMIT_EXCEEDED = "limit_exceeded"  # 403 REQUEST_LIMIT_EXCEEDED
@@ -27,11 +28,22 @@ LOCK_ROW = "lock_row"  # 400 UNABLE_TO_LOCK_ROW for a single request
 LOCK_RECORD = "lock_record"  # one record inside a collection fails with UNABLE_TO_LOCK_ROW
 SLOW = "slow"  # sleep `delay` seconds, then answer normally
 TRUNCATED = "truncated"  # answer normally but cut the body in half (invalid JSON)
+NO_ACCESS = "insufficient_access"  # 403 INSUFFICIENT_ACCESS_OR_READONLY (a missing permission)
 
 KINDS = frozenset(
-    {SESSION_EXPIRED, LIMIT_EXCEEDED, UNAVAILABLE, SERVER_ERROR, LOCK_ROW, LOCK_RECORD, SLOW, TRUNCATED}
+    {
+        SESSION_EXPIRED,
+        LIMIT_EXCEEDED,
+        UNAVAILABLE,
+        SERVER_ERROR,
+        LOCK_ROW,
+        LOCK_RECORD,
+        SLOW,
+        TRUNCATED,
+        NO_ACCESS,
+    }
 )
-REPLACING = frozenset({SESSION_EXPIRED, LIMIT_EXCEEDED, UNAVAILABLE, SERVER_ERROR, LOCK_ROW})
+REPLACING = frozenset({SESSION_EXPIRED, LIMIT_EXCEEDED, UNAVAILABLE, SERVER_ERROR, LOCK_ROW, NO_ACCESS})
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Literal
 from prepbot.errors import (
     ConfigError,
     DeliveryAuthError,
+    DeliveryConnectError,
     DeliveryError,
     DeliveryRejectedError,
     DeliveryRelayError,
@@ -160,26 +161,27 @@ def setup_error(stage: str, exc: BaseException, redact: Redactor) -> DeliveryErr
     """Map a failure while connecting, greeting, securing or authenticating.
 
     Nothing of a message has been sent yet, so nothing here is ever a rejection of the message:
-    transient faults are retryable, and a relay that refuses us is a :class:`DeliveryRelayError`.
+    transient faults are a retryable :class:`DeliveryConnectError` (the relay, not the message, is
+    the problem), and a relay that refuses us is a :class:`DeliveryRelayError`.
     """
     # Order matters: SMTPException (and so every smtplib error) is a subclass of OSError.
     if isinstance(exc, ssl.SSLCertVerificationError):
         return DeliveryTlsError(f"smtp {stage}: TLS certificate not accepted: {exc.verify_message}")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return DeliveryUnavailableError(f"smtp {stage}: connection lost: {redact(str(exc))}")
+        return DeliveryConnectError(f"smtp {stage}: connection lost: {redact(str(exc))}")
     if isinstance(exc, smtplib.SMTPResponseException):
         return _setup_reply_error(stage, exc.smtp_code, exc.smtp_error, redact)
     if isinstance(exc, smtplib.SMTPException):  # no AUTH offered, no usable mechanism
         return DeliveryAuthError(f"smtp {stage}: {redact(str(exc))}")
     if isinstance(exc, OSError):  # refused, reset, timeout, DNS, TLS handshake faults
-        return DeliveryUnavailableError(f"smtp {stage}: {type(exc).__name__}: {redact(str(exc))}")
-    return DeliveryUnavailableError(f"smtp {stage}: {type(exc).__name__}")
+        return DeliveryConnectError(f"smtp {stage}: {type(exc).__name__}: {redact(str(exc))}")
+    return DeliveryConnectError(f"smtp {stage}: {type(exc).__name__}")
 
 
 def _setup_reply_error(stage: str, code: int, reply: bytes | str, redact: Redactor) -> DeliveryError:
     text = f"smtp {stage}: {code} {reply_text(reply, redact)}".rstrip()
     if not 500 <= code < 600:  # 421 closing, 454 temporary AUTH/TLS failure, or an unreadable reply
-        return DeliveryUnavailableError(text, code=code if code > 0 else None)
+        return DeliveryConnectError(text, code=code if code > 0 else None)
     if stage == "AUTH" or code in AUTH_CODES:
         return DeliveryAuthError(text, code=code)
     if stage == "STARTTLS":
