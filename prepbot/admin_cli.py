@@ -5,6 +5,7 @@ Only typer and the standard library are imported at module level, so `prepbot --
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import date, datetime
 from pathlib import Path
@@ -96,10 +97,23 @@ def templates_vars(
 
 
 def preflight(settings: Settings) -> None:
-    """The start-up check of `run` and `tick`: refuse (exit 2) a broken template or rule."""
-    from prepbot.admin_check import check_all, errors_only
+    """The start-up check of `run` and `tick`: refuse (exit 2) a broken template or rule.
 
+    The check renders every template (about 2 s), so a passing set of templates and rules is
+    remembered by content hash (``$XDG_CACHE_HOME/prepbot``) and not checked again until a file
+    changes: a tick every minute then starts in milliseconds.
+    """
+    from prepbot.admin_check import check_all, errors_only
+    from prepbot.admin_io import preflight_stamp
+
+    stamp = preflight_stamp(settings)
+    if stamp is not None and stamp.exists():
+        return
     errors = errors_only(check_all(_check_input(settings), quick=True))
+    if not errors and stamp is not None:
+        with contextlib.suppress(OSError):  # an unwritable cache only costs the next start its check
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.touch()
     if errors:
         lines = "\n".join(str(problem) for problem in errors)
         raise _cli()._fail(
