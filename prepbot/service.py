@@ -368,11 +368,19 @@ class Service:
             batch = []
             for row in chunk:
                 meeting = fresh.get(row.key.event_id)
-                if meeting is not None:
+                if meeting is None:  # deleted after the send: no record to log on, and never re-read again
+                    self._sent_then_deleted(row, now, report)
+                else:
                     # rendered as of the send: the Task shows what the client got, dated that day
                     at, zone = row.sent_at or now, row.time_zone or "UTC"
                     batch.append((row, meeting, self.composer.confirmation(meeting, row.key, zone, at)))
             self._log_tasks(batch, now, report, adopt=True)
+
+    def _sent_then_deleted(self, row: ActionRow, now: datetime, report: Report) -> None:
+        """The client has the confirmation but its meeting is gone: settle the row (else it stays
+        SENT and is re-read every cycle for ever) and alert, since the client may still come."""
+        self.settler.logged(row, now, report, reason="meeting deleted after the send: no email Task")
+        report.errors.append(f"confirmation for {row.key.event_id} was sent, then the meeting was deleted")
 
     # -- helpers ----------------------------------------------------------------------------------
 
