@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
@@ -24,6 +24,8 @@ from prepbot.report import Report
 from prepbot.timing import SendPolicy
 
 log = logging.getLogger(__name__)
+LAST_SYNC = "last_sync"
+OUTAGE_LOOKBACK = timedelta(days=14)  # meetings missed in a longer outage are not back-filled
 T = TypeVar("T")
 
 
@@ -111,14 +113,22 @@ class Service:
         report = Report()
         self._recover(now)
         seen: set[str] = set()
-        meetings = self.crm.meetings_between(now, now + self.cadence.horizon)
+        meetings = self.crm.meetings_between(self._window_start(now), now + self.cadence.horizon)
         for chunk in chunked(meetings, self.cadence.batch_size):
             seen.update(m.event_id for m in chunk)
             self._plan_chunk(chunk, now, report)
         self._reconcile_unseen(seen, now, report)
         for flow in self.flows:
             flow.after_sync(now, report)
+        self.ledger.set_watermark(LAST_SYNC, now)
         return report
+
+    def _window_start(self, now: datetime) -> datetime:
+        """From the last sync (never later than now): a meeting that started while prepbot was not
+        running still gets its row — skipped as past_meeting — instead of vanishing (reliability O2, T5)."""
+        last = self.ledger.get_watermark(LAST_SYNC)
+        start = now if last is None else min(last, now)
+        return max(start, now - OUTAGE_LOOKBACK)
 
     def _plan_chunk(self, chunk: Sequence[Meeting], now: datetime, report: Report) -> None:
         ids = [m.event_id for m in chunk]

@@ -46,11 +46,14 @@ CONTACTS = [(f"c{n}", f"client{n}@example-{n}.test", zone) for n, zone in enumer
 ADDRESSES = [address for _, address, _ in CONTACTS]
 FINAL_STEP = timedelta(hours=1)
 
+# CI is derandomized: the same examples every run, so a build never turns red on a new random
+# seed; exploring new sequences is the long profile's job (PREPBOT_HYPOTHESIS_PROFILE=long).
 settings.register_profile(
     "ci",
     max_examples=12,
     stateful_step_count=25,
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile(
@@ -253,11 +256,6 @@ class PrepbotMachine(RuleBasedStateMachine):
 
 
 PrepbotMachine.TestCase.settings = settings.get_profile(PROFILE)
-# Known defect this machine found, not fixed yet (issue 6 stays open): a meeting that starts while
-# prepbot is not syncing (the clock jumps over it: an outage) never gets a ledger row, because each
-# sync reads from "now" onwards — O2 counts it as a silent loss. The fix is to read the window from
-# the last sync (or a lookback) so such meetings are recorded as skipped(past_meeting). Until then
-# the machine runs and reports, without failing the build; strict=False so a fixed product passes.
-test_prepbot_state_machine = pytest.mark.xfail(
-    reason="O2: meetings missed during an outage get no ledger row (sync reads from now)", strict=False
-)(pytest.mark.timeout(900)(PrepbotMachine.TestCase))
+# The outage case this machine found (a meeting starting while prepbot did not sync got no row)
+# is fixed and pinned by tests/reliability/test_outage.py. 900 s: the 2-core CI runs it slowly.
+test_prepbot_state_machine = pytest.mark.timeout(900)(PrepbotMachine.TestCase)
