@@ -9,11 +9,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from prepbot.sandbox.app import SandboxApp
 from prepbot.sandbox.auth import TokenRegistry
 from prepbot.sandbox.faults import Faults
+from prepbot.sandbox.http11 import KeepAliveHandler
 from prepbot.sandbox.limits import DEFAULT_DAILY_API_LIMIT, ApiCounter
 from prepbot.sandbox.smtp_sink import SmtpSink
 from prepbot.sandbox.store import Store
@@ -61,13 +62,6 @@ def open_store(
     return store, apps
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Request lines go to this module's logger at DEBUG instead of werkzeug's INFO on stderr."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log.debug("%s %s -> %s", self.command, self.path.split("?", 1)[0], code)
-
-
 class SandboxServer:
     """The HTTPS server (Werkzeug, threaded) and the SMTP sink of one sandbox org."""
 
@@ -109,7 +103,7 @@ class SandboxServer:
         """Serve HTTPS and SMTP in background threads; returns once both listen."""
         ctx = server_context(load_or_create_ca(self.state_dir))
         self._httpd = make_server(
-            self.host, self._port, self.app, threaded=True, ssl_context=ctx, request_handler=_QuietHandler
+            self.host, self._port, self.app, threaded=True, ssl_context=ctx, request_handler=KeepAliveHandler
         )
         port = self._httpd.socket.getsockname()[1]
         self.app.instance_url = f"https://{self.host}:{port}"
