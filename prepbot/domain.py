@@ -330,3 +330,35 @@ class NoteState:
     note_id: str | None
     content_hash: str
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """Who a running prepbot process is, as it announces itself in the ledger (``heartbeat``).
+
+    ``name`` is unique among the live processes (it is also the ``worker`` stamped on the rows it
+    claims); ``role`` is ``all``, ``planner`` or ``worker``.
+    """
+
+    name: str
+    role: str
+    host: str
+    pid: int
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRow:
+    """A process the ledger knows of: its last heartbeat and the rows it holds claimed right now.
+
+    ``claims`` counts the rows in CLAIMED or SENDING whose ``worker`` is ``name``. A ``seen_at``
+    older than a few heartbeats means the process is gone or stuck (its leases will expire).
+    """
+
+    name: str
+    role: str
+    host: str
+    pid: int
+    started_at: datetime
+    seen_at: datetime
+    claims: int = 0

@@ -20,6 +20,8 @@ from prepbot.domain import (
     Status,
     TaskRecord,
     Transition,
+    WorkerInfo,
+    WorkerRow,
     WriteResult,
 )
 
@@ -115,6 +117,26 @@ class Transport(Protocol):
 
     def close(self) -> None:
         """Release any open connection."""
+        ...
+
+
+class PlannerLease(Protocol):
+    """The right to be the one planner of a ledger (issue 8); see ``Ledger.planner_lease``."""
+
+    def acquire(self) -> bool:
+        """Take the lease if nobody holds it, without waiting; True while this lease holds it.
+
+        Raises:
+            LedgerError: the database cannot be reached.
+        """
+        ...
+
+    def held(self) -> bool:
+        """Re-check that the lease is still held (False after e.g. a database restart); never raises."""
+        ...
+
+    def release(self) -> None:
+        """Give the lease up; a no-op when not held."""
         ...
 
 
@@ -239,5 +261,36 @@ class Ledger(Protocol):
 
         Raises:
             LedgerError: the database failed.
+        """
+        ...
+
+    def heartbeat(self, worker: WorkerInfo, now: datetime) -> None:
+        """Record that this process is alive at ``now`` (insert or refresh its row).
+
+        Raises:
+            LedgerError: the database failed.
+        """
+        ...
+
+    def workers(self) -> list[WorkerRow]:
+        """The processes sharing the ledger, by name, each with its last heartbeat and live claims.
+
+        Raises:
+            LedgerError: the database failed.
+        """
+        ...
+
+    def forget_worker(self, name: str) -> None:
+        """Remove a worker's row (clean shutdown); unknown names are ignored.
+
+        Raises:
+            LedgerError: the database failed.
+        """
+        ...
+
+    def planner_lease(self, name: str) -> PlannerLease:
+        """The (not yet acquired) lease that makes one process at a time the planner of this ledger.
+
+        Only an optimisation: two planners at once are absorbed by the UNIQUE key.
         """
         ...

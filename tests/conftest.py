@@ -17,14 +17,27 @@ Fixtures:
         ``set_now(dt)``.
     sandbox_factory: ``sandbox_factory(**start_sandbox_kwargs)`` starts further sandboxes (other
         seeds, a fixed clock, a state folder to restart from); all are stopped after the test.
+    pg_url: a PostgreSQL URL for the whole session: PREPBOT_TEST_PG_URL when set, else a throwaway
+        server (tests/pgserver.py) started on first use and stopped at the end. Guard tests with
+        ``PG_AVAILABLE`` (skip when neither exists). Tests share the database: reset what you use.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests import pgserver
+
+PG_ENV_URL = os.environ.get("PREPBOT_TEST_PG_URL", "")
+PG_AVAILABLE = bool(PG_ENV_URL) or pgserver.bindir() is not None
+PG_SKIP_REASON = "no PostgreSQL: PREPBOT_TEST_PG_URL is not set and no server binaries are installed"
 
 RUNNING_USER: dict[str, Any] = {
     "$key": "runner",
@@ -68,3 +81,22 @@ def sandbox_factory() -> Iterator[Callable[..., Any]]:
 def sandbox(sandbox_factory: Callable[..., Any], sandbox_seed: dict[str, Any]) -> Any:
     """A running sandbox org seeded with `sandbox_seed`."""
     return sandbox_factory(seed_data=sandbox_seed)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """PREPBOT_TEST_PG_URL, or a PostgreSQL server of this test session (stopped at its end)."""
+    if PG_ENV_URL:
+        yield PG_ENV_URL
+        return
+    if not PG_AVAILABLE:
+        pytest.skip(PG_SKIP_REASON)
+    # Not under pytest's tmp_path: its parents are private to root, and the server may run as postgres.
+    folder = Path(tempfile.mkdtemp(prefix="prepbot-test-pg."))
+    folder.chmod(0o755)
+    server = pgserver.PgServer(folder / "cluster")
+    try:
+        yield server.start()
+    finally:
+        server.stop("immediate")
+        shutil.rmtree(folder, ignore_errors=True)

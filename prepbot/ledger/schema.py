@@ -1,4 +1,4 @@
-"""Ledger tables (SQLAlchemy Core): actions, their transition history, sync watermarks, prep notes."""
+"""Ledger tables (SQLAlchemy Core): actions, their history, sync watermarks, prep notes, live workers."""
 
 from __future__ import annotations
 
@@ -128,4 +128,18 @@ notes = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("event_id", "occurrence"),
     Index(None, "event_id"),
+)
+
+# The prepbot processes sharing this ledger, one row per process name (``heartbeat`` upserts it,
+# ``forget_worker`` removes it on a clean exit). What they hold is not stored here: it is counted
+# from ``actions.worker``, so it can never disagree with the rows themselves.
+workers = Table(
+    "workers",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("seen_at", UtcDateTime(), nullable=False),
 )

@@ -7,15 +7,15 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select, update
+from sqlalchemy import Connection, RowMapping, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from prepbot.domain import ActionKey, ActionRow, MessageKind, PlannedAction, Status
 from prepbot.errors import LedgerStateError, StaleClaimError
-from prepbot.ledger.notes import SqlNoteStates
 from prepbot.ledger.rows import check_settle, chunks, created, key_of, move, settle_values, to_action_row
 from prepbot.ledger.schema import actions, events_log, watermarks
 from prepbot.ledger.states import PLANNABLE, WITHDRAWABLE
+from prepbot.ledger.workers import SqlWorkers
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,10 @@ KEY_COLUMNS = ("event_id", "occurrence", "recipient", "kind")
 IN_DOUBT_REASON = "crashed while sending: the relay may have accepted it (RFC 1047)"
 REPLANNED_REASON = "lease expired before sending: planned again"
 RESENT_REASON = "in doubt: crashed while sending; planned again by the in_doubt_policy 'resend'"
+PLAN_LOCK_KEY = 0x70726570706C6E31  # any 64-bit constant ("preppln1"), unlike the other advisory locks
 
 
-class SqlLedger(SqlNoteStates):
+class SqlLedger(SqlWorkers):
     """The ledger on a SQL database: one row per key, moved through the state machine.
 
     SQLite (``sqlite:///path``) is for one process; PostgreSQL (``postgresql+psycopg://...``) lets
@@ -59,7 +60,8 @@ class SqlLedger(SqlNoteStates):
         """Insert the actions whose key is new; existing keys are left as they are.
 
         The UNIQUE key absorbs a double plan (two planners, or one re-planning): ``ON CONFLICT DO
-        NOTHING``, so nothing is read first and nothing races.
+        NOTHING``, so nothing is read first and nothing races. On PostgreSQL concurrent plans are
+        serialised by a transaction-level advisory lock, so two of them never deadlock.
 
         Returns:
             The number of rows added.
@@ -71,6 +73,10 @@ class SqlLedger(SqlNoteStates):
         values = [self._plan_values(action, now) for action in actions_]
         added = 0
         with self._tx(write=True) as conn:
+            if self._postgres:
+                # Two planners inserting overlapping keys in different orders deadlock (PostgreSQL
+                # aborts one): plans take turns instead. SQLite's write lock already does this.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLAN_LOCK_KEY})
             for chunk in chunks(values):
                 stmt = (
                     self._insert()
@@ -122,6 +128,7 @@ class SqlLedger(SqlNoteStates):
             The number of rows superseded.
         """
         query = select(actions).where(actions.c.event_id == event_id, self._withdrawable())
+        query = query.order_by(actions.c.id)  # one lock order for every locker: no deadlock
         if kinds is not None:
             query = query.where(actions.c.kind.in_([kind.value for kind in kinds]))
         keep = set(keep)
@@ -141,6 +148,7 @@ class SqlLedger(SqlNoteStates):
         with self._tx(write=True) as conn:
             for chunk in chunks(ids):
                 query = select(actions).where(actions.c.event_id.in_(chunk), self._withdrawable())
+                query = query.order_by(actions.c.id)  # one lock order for every locker
                 found = conn.execute(self._locked(query)).mappings().all()
                 cancelled += self._withdraw(conn, found, Status.CANCELLED, now, reason)
         return cancelled

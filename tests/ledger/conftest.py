@@ -1,8 +1,7 @@
-"""Ledger contract fixtures: the same tests on SQLite, and on PostgreSQL when PREPBOT_TEST_PG_URL is set."""
+"""Ledger contract fixtures: the same tests on SQLite and on PostgreSQL (the env URL or a local server)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,8 +10,8 @@ import pytest
 
 from prepbot.domain import ActionKey, MessageKind, PlannedAction, Status
 from prepbot.ledger.sql import SqlLedger
+from tests.conftest import PG_AVAILABLE, PG_SKIP_REASON
 
-PG_URL = os.environ.get("PREPBOT_TEST_PG_URL", "")
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
 
@@ -21,7 +20,7 @@ BACKENDS = [
     pytest.param(
         "postgresql",
         id="postgresql",
-        marks=pytest.mark.skipif(not PG_URL, reason="PREPBOT_TEST_PG_URL is not set (issue 8)"),
+        marks=pytest.mark.skipif(not PG_AVAILABLE, reason=PG_SKIP_REASON),
     ),
 ]
 
@@ -32,9 +31,8 @@ def _reset_postgres(url: str) -> None:
 
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(
-            text("DROP TABLE IF EXISTS events_log, actions, watermarks, notes, prepbot_alembic_version")
-        )
+        tables = "events_log, actions, watermarks, notes, workers, prepbot_alembic_version"
+        conn.execute(text(f"DROP TABLE IF EXISTS {tables}"))
     engine.dispose()
 
 
@@ -44,9 +42,10 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'state' / 'ledger.db'}"
         return
-    _reset_postgres(PG_URL)
-    yield PG_URL
-    _reset_postgres(PG_URL)
+    url: str = request.getfixturevalue("pg_url")
+    _reset_postgres(url)
+    yield url
+    _reset_postgres(url)
 
 
 @pytest.fixture
