@@ -1,0 +1,121 @@
+"""`make bench`: issue 7's side-by-side measurements, written to bench/RESULTS.md (+ JSON).
+
+Run: ``.venv/bin/python -m bench [--quick]``. Full: prepbot's day cycle at 1,000 / 10,000 / 50,000
+meetings, the naive simple-salesforce client at 1,000 / 10,000, the smtplib loop at each day-cycle N,
+renders/s, start-up, and 1/2/4 workers when ``bench/scale_workers.py`` and PostgreSQL are there.
+``--quick`` runs the day cycle at 1,000 and 10,000 only. Every size can be overridden (the smoke
+test runs everything at 20 meetings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import day_cycle, naive_client, render_rate, smtp_loop, startup  # noqa: E402
+from bench.results_md import machine, write_results  # noqa: E402
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="day cycle at 1,000 and 10,000 only")
+    parser.add_argument("--sizes", type=_sizes, help="day-cycle sizes (default 1000,10000,50000)")
+    parser.add_argument("--naive-sizes", type=_sizes, help="naive-client sizes (default 1000,10000)")
+    parser.add_argument("--workers-n", type=int, help="meetings per workers run (default 2000)")
+    parser.add_argument("--no-workers", action="store_true", help="skip the 1/2/4 workers runs")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--startup-runs", type=int, default=10)
+    parser.add_argument("--render-seconds", type=float, default=3.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "bench.json")
+    args = parser.parse_args(argv)
+    if args.sizes is None:
+        args.sizes = [1000, 10000] if args.quick else [1000, 10000, 50000]
+    if args.naive_sizes is None:
+        args.naive_sizes = [1000, 10000]
+    if args.workers_n is None:
+        args.workers_n = 2000
+    return args
+
+
+def _step(label: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {label}", file=sys.stderr, flush=True)
+
+
+def run_workers(n: int) -> list[dict[str, Any]] | str:
+    """1/2/4 workers through bench.scale_workers, or why they were not run."""
+    if not (ROOT / "bench" / "scale_workers.py").exists():
+        return "bench/scale_workers.py is not there"
+    try:
+        from bench import scale_workers
+        from bench.scale_stack import pg_available
+    except ImportError as exc:
+        return f"bench.scale_workers cannot be imported: {exc}"
+    if not pg_available():
+        return "PostgreSQL is not available (scale_workers needs it)"
+    rows = []
+    for workers in (1, 2, 4):
+        _step(f"workers: {workers} x {n} meetings")
+        try:
+            rows.append(scale_workers.measure(workers, n))
+        except RuntimeError as exc:
+            rows.append({"workers": workers, "error": str(exc)})
+    return rows
+
+
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    """Every measurement, in the order the tables show them."""
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "command": " ".join([".venv/bin/python -m bench", *sys.argv[1:]]),
+    }
+    results["day"] = []
+    for n in args.sizes:
+        _step(f"day cycle: {n} meetings")
+        results["day"].append(day_cycle.measure(n))
+    results["naive"] = []
+    for n in args.naive_sizes:
+        _step(f"naive client: {n} meetings")
+        results["naive"].append(naive_client.measure(n))
+    results["smtp"] = []
+    for n in args.sizes:
+        _step(f"smtplib loop: {n} messages")
+        results["smtp"].append(smtp_loop.measure(n))
+    _step("render rate")
+    results["render"] = render_rate.measure(args.render_seconds)
+    _step("start-up")
+    results["startup"] = startup.measure(args.startup_runs)
+    results["workers"] = "skipped (--no-workers)" if args.no_workers else run_workers(args.workers_n)
+    results["workers_n"] = args.workers_n
+    results["elapsed_minutes"] = round((time.perf_counter() - started) / 60, 1)
+    return results
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    results = run_all(args)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    verdicts = write_results(results, args.out)
+    _step(f"wrote {args.out} and {args.json}")
+    print(args.out.read_text(encoding="utf-8"))
+    return 1 if args.strict and not all(verdicts) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

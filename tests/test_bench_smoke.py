@@ -1,0 +1,75 @@
+"""Smoke test of `python -m bench`: the whole harness at 20 meetings writes every table of RESULTS.md."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+N = 20
+TABLES = (
+    "## Summary",
+    "## 1. API calls for a day's cycle",
+    "### Against a naive simple-salesforce client",
+    "## 2. Throughput",
+    "### Workers (1 / 2 / 4)",
+    "## 3. Memory",
+    "## 4. Rendering",
+    "## 5. Start-up",
+)
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    """Run the harness once, tiny: (RESULTS.md text, the JSON figures)."""
+    folder = tmp_path_factory.mktemp("bench")
+    out, figures = folder / "RESULTS.md", folder / "bench.json"
+    args = ["--sizes", str(N), "--naive-sizes", str(N), "--no-workers", "--startup-runs", "1"]
+    args += ["--render-seconds", "0.1", "--out", str(out), "--json", str(figures)]
+    subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=ROOT, check=True, capture_output=True, timeout=300
+    )
+    return out.read_text(encoding="utf-8"), json.loads(figures.read_text(encoding="utf-8"))
+
+
+def test_results_md_has_every_table_with_a_verdict(bench_run: tuple[str, dict[str, Any]]) -> None:
+    text, _ = bench_run
+    for title in TABLES:
+        assert title in text
+    summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and "verdict" not in line]
+    assert len(rows) >= 5  # calls, steady state, naive, throughput, start-up
+    assert all(re.search(r"\| (PASS|FAIL) \|$", row) for row in rows)
+    assert "Not run: skipped (--no-workers)." in text
+
+
+def test_the_naive_client_costs_more_calls_than_prepbot_and_both_handle_every_meeting(
+    bench_run: tuple[str, dict[str, Any]],
+) -> None:
+    _, figures = bench_run
+    day, naive = figures["day"][0], figures["naive"][0]
+    assert day["meetings"] == naive["meetings"] == N
+    # One query page plus five calls per meeting (two lookups, Task, ContentNote, link).
+    assert naive["naive_calls"] == 1 + 5 * N
+    assert 0 < day["day_calls"] < naive["naive_calls"]
+    assert day["minimum_calls"] == 3  # one page, one Task collection, one notes composite
+    assert day["steady_calls"] >= 1
+
+
+def test_the_smtp_loop_stores_every_message_and_every_measure_is_positive(
+    bench_run: tuple[str, dict[str, Any]],
+) -> None:
+    _, figures = bench_run
+    assert figures["smtp"][0]["stored"] == N
+    assert figures["smtp"][0]["smtp_messages_per_second"] > 0
+    assert figures["day"][0]["peak_rss_mib"] > 0
+    assert figures["render"]["confirmation"]["renders"] > 0
+    assert figures["render"]["prep_note"]["renders"] > 0
+    assert figures["startup"]["median_ms"] > 0
+    assert figures["startup"]["imports"]
