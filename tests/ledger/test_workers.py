@@ -14,6 +14,7 @@ import pytest
 
 from prepbot.domain import PlannedAction, Status, WorkerInfo, WorkerRow
 from prepbot.errors import StaleClaimError
+from prepbot.ledger.leader import PLANNER_LOCK_KEY
 from prepbot.ledger.sql import SqlLedger
 from prepbot.ports import Ledger
 from tests.ledger.conftest import LEASE, NOW, key, planned
@@ -24,6 +25,7 @@ HOUR = timedelta(hours=1)
 # A planner process that takes the lease and then waits to be killed.
 PLANNER_CHILD = """
 import sys, time
+from prepbot.ledger.leader import PLANNER_LOCK_KEY
 from prepbot.ledger.sql import SqlLedger
 lease = SqlLedger(sys.argv[1]).planner_lease("doomed")
 print("acquired" if lease.acquire() else "refused", flush=True)
@@ -247,3 +249,50 @@ def test_sql_ledger_implements_the_worker_side_of_the_ledger_port(ledger: SqlLed
     port: Ledger = ledger  # mypy checks heartbeat / workers / forget_worker / planner_lease
     port.heartbeat(worker(), NOW)
     assert [row.name for row in port.workers()] == ["host1:101"]
+
+
+def _postgres_only(ledger_url: str) -> None:
+    if not ledger_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL session property")
+
+
+def test_a_planner_that_stops_checking_its_lease_loses_it_after_the_idle_timeout(
+    open_ledger: Callable[..., SqlLedger], ledger_url: str
+) -> None:
+    _postgres_only(ledger_url)
+    frozen = open_ledger().planner_lease("frozen", idle_timeout=timedelta(seconds=1))
+    waiting = open_ledger().planner_lease("waiting")
+    assert frozen.acquire()
+    deadline = time.monotonic() + 60  # a bound so a lease that never expires fails instead of hanging
+    while not waiting.acquire():  # the frozen planner never calls held(): like a SIGSTOPped one
+        assert time.monotonic() < deadline, "the idle planner kept its lease"
+        time.sleep(0.2)
+    assert not frozen.held()
+    assert not frozen.acquire()
+
+
+def test_a_lease_whose_session_was_killed_is_no_longer_held(
+    open_ledger: Callable[..., SqlLedger], ledger_url: str
+) -> None:
+    _postgres_only(ledger_url)
+    from sqlalchemy import create_engine, text
+
+    lease = open_ledger().planner_lease("p1")
+    assert lease.acquire()
+    engine = create_engine(ledger_url)
+    with engine.begin() as conn:  # what an admin, or a dropped network, does to the session
+        killed = (
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND objid = :lo AND pid <> pg_backend_pid()"
+                ),
+                {"lo": PLANNER_LOCK_KEY & 0xFFFFFFFF},
+            )
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    assert killed == [True]
+    assert not lease.held()
+    assert lease.acquire() and lease.held()
