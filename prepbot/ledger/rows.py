@@ -124,6 +124,21 @@ def check_settle(row_id: int, current: RowMapping | None, target: Status, attemp
     raise LedgerStateError(f"ledger row {row_id}: illegal transition {source.value} -> {target.value}")
 
 
+def is_replay(current: RowMapping | None, target: Status, attempt: int | None) -> bool:
+    """Whether a settle repeats one already committed: same attempt, and the row is in ``target``.
+
+    A reply lost with its connection (a PostgreSQL restart, C10) leaves the caller unsure whether
+    its commit landed; calling again must then be harmless, not an illegal ``sent -> sent``.
+    """
+    return (
+        current is not None
+        and attempt is not None
+        and current["attempt"] == attempt
+        and current["status"] == target.value
+        and not is_allowed(target, target)
+    )
+
+
 def settle_values(
     target: Status,
     now: datetime,

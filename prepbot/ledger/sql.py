@@ -12,7 +12,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from prepbot.domain import ActionKey, ActionRow, MessageKind, PlannedAction, Status
 from prepbot.errors import LedgerStateError, StaleClaimError
-from prepbot.ledger.rows import check_settle, chunks, created, key_of, move, settle_values, to_action_row
+from prepbot.ledger.rows import (
+    check_settle,
+    chunks,
+    created,
+    is_replay,
+    key_of,
+    move,
+    settle_values,
+    to_action_row,
+)
 from prepbot.ledger.schema import actions, events_log, watermarks
 from prepbot.ledger.states import PLANNABLE, WITHDRAWABLE
 from prepbot.ledger.workers import SqlWorkers
@@ -232,7 +241,8 @@ class SqlLedger(SqlWorkers):
         ``reason`` replaces the row's reason (the history keeps the old ones). ``message_id``,
         ``crm_id``, ``template_version`` and ``due_at`` are stored when given. ``lease`` renews the
         lease of a CLAIMED/SENDING row to ``now + lease`` (a long batch must not look crashed).
-        SENT stamps ``sent_at``; leaving CLAIMED/SENDING drops the lease.
+        SENT stamps ``sent_at``; leaving CLAIMED/SENDING drops the lease. Repeating a settle with the
+        same ``attempt`` after it committed (its reply was lost) changes nothing and is no error.
 
         Raises:
             StaleClaimError: another attempt owns the row now, or its claim was taken away
@@ -243,6 +253,14 @@ class SqlLedger(SqlWorkers):
         with self._tx(write=True) as conn:
             query = select(actions).where(actions.c.id == row_id)
             current = conn.execute(self._locked(query)).mappings().first()
+            if is_replay(current, status, attempt):
+                log.info(
+                    "ledger row %d is %s at attempt %s already: repeated settle ignored",
+                    row_id,
+                    status,
+                    attempt,
+                )
+                return
             check_settle(row_id, current, status, attempt)
             assert current is not None  # check_settle refused a missing row
             extra = {

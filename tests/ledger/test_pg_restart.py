@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -119,4 +121,72 @@ def test_a_postgresql_restart_mid_run_loses_nothing_and_sends_nothing_twice(
         assert set(sent_transitions(own_pg.url).values()) == {1}
         assert len(sent_transitions(own_pg.url)) == ROWS
     finally:
+        ledger.close()
+
+
+class PatientWorker(Run):
+    """A worker thread that, like a tick, retries after a LedgerError (briefly, a bounded number of times)."""
+
+    def __init__(self, ledger: SqlLedger) -> None:
+        super().__init__(ledger)
+        self.stop = threading.Event()
+
+    def call(self, operation: Callable[[], T]) -> T:
+        deadline = time.monotonic() + 60  # a bound, so a ledger that never recovers fails the test
+        while True:
+            try:
+                return operation()
+            except LedgerError as error:
+                assert error.retryable
+                self.failures.append(error)
+                assert time.monotonic() < deadline, f"the ledger never came back: {error}"
+                time.sleep(0.1)
+
+    def work(self) -> None:
+        while not self.stop.is_set():
+            rows = self.claim()
+            if rows:
+                self.send(rows)
+            else:
+                time.sleep(0.01)
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 120  # a bound so a stuck worker fails instead of hanging
+    while not condition():
+        assert time.monotonic() < deadline, "the worker stopped making progress"
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_restarts_while_a_worker_is_busy_lose_nothing_and_send_nothing_twice(
+    own_pg: pgserver.PgServer,
+) -> None:
+    ledger = SqlLedger(own_pg.url)
+    worker = PatientWorker(ledger)
+    thread = threading.Thread(target=worker.work)
+    try:
+        assert ledger.plan([planned(key(f"E{i:04}")) for i in range(ROWS)], NOW) == ROWS
+        thread.start()
+        for mark in (100, 250):
+            wait_for(lambda mark=mark: len(worker.sent) >= mark)  # type: ignore[misc]
+            own_pg.restart()  # whatever the worker was doing: a claim, a settle, a commit
+        wait_for(lambda: ledger.counts_by_status()[S.PLANNED] == 0)
+        worker.stop.set()
+        thread.join()
+        # A claim whose reply was lost stays CLAIMED until its lease runs out; then it is sent.
+        later = NOW + LEASE
+        ledger.recover(later)
+        while rows := ledger.claim_due(later, limit=BATCH, lease=LEASE, worker="w2"):
+            for row in rows:
+                ledger.settle(row.id, S.SENDING, later, attempt=row.attempt)
+                worker.sent.append(row.id)
+                ledger.settle(row.id, S.SENT, later, attempt=row.attempt)
+        assert sorted(worker.sent) == sorted(set(worker.sent)) and len(worker.sent) == ROWS
+        assert ledger.counts_by_status() == {**dict.fromkeys(Status, 0), S.SENT: ROWS}
+        assert set(sent_transitions(own_pg.url).values()) == {1}
+    finally:
+        worker.stop.set()
+        if thread.is_alive():
+            thread.join()
         ledger.close()

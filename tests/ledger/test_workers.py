@@ -296,3 +296,28 @@ def test_a_lease_whose_session_was_killed_is_no_longer_held(
     assert killed == [True]
     assert not lease.held()
     assert lease.acquire() and lease.held()
+
+
+# -- retries after a lost reply (C10) ------------------------------------------------------------
+
+
+def test_a_settle_repeated_after_a_lost_reply_changes_nothing(ledger: SqlLedger) -> None:
+    ledger.plan([planned(key())], NOW)
+    (row,) = ledger.claim_due(NOW, limit=1, lease=LEASE, worker="w1")
+    for target in (S.SENDING, S.SENT):
+        ledger.settle(row.id, target, NOW, attempt=row.attempt, message_id="<a@x>")
+        ledger.settle(row.id, target, NOW + timedelta(seconds=1), attempt=row.attempt, reason="again")
+    after = ledger.get(key())
+    assert after is not None
+    assert (after.status, after.reason, after.sent_at, after.message_id) == (S.SENT, "", NOW, "<a@x>")
+    assert [t.to_status for t in ledger.history(row.id)] == [S.PLANNED, S.CLAIMED, S.SENDING, S.SENT]
+
+
+def test_a_repeated_settle_with_a_stale_attempt_is_still_refused(ledger: SqlLedger) -> None:
+    ledger.plan([planned(key())], NOW)
+    (stale,) = ledger.claim_due(NOW, limit=1, lease=LEASE, worker="A")
+    ledger.recover(NOW + LEASE)
+    (fresh,) = ledger.claim_due(NOW + LEASE, limit=1, lease=LEASE, worker="B")
+    ledger.settle(fresh.id, S.SENDING, NOW + LEASE, attempt=fresh.attempt)
+    with pytest.raises(StaleClaimError):
+        ledger.settle(stale.id, S.SENDING, NOW + LEASE, attempt=stale.attempt)
