@@ -47,6 +47,8 @@ _TAG_RE = re.compile(
     r"<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s+[a-zA-Z-]+(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'))?)*)\s*/?>"
 )
 _ATTR_RE = re.compile(r"([a-zA-Z-]+)")
+_ATTR_VALUE_RE = re.compile(r"=\s*(\"[^\"]*\"|'[^']*')")
+_SPECIAL_RE = re.compile(r"[<&]")
 # Named entities beyond the XML five fail on real orgs (&eacute;, &apos;); numeric references work.
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|lt|gt|quot|nbsp);")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -81,12 +83,8 @@ def decode_note_content(value: object) -> bytes:
 
 def _check_markup(text: str) -> None:
     pos = 0
-    while True:
-        lt, amp = text.find("<", pos), text.find("&", pos)
-        candidates = [i for i in (lt, amp) if i >= 0]
-        if not candidates:
-            return
-        i = min(candidates)
+    while (special := _SPECIAL_RE.search(text, pos)) is not None:
+        i = special.start()
         if text[i] == "&":
             m = _ENTITY_RE.match(text, i)
             if not m:
@@ -99,7 +97,9 @@ def _check_markup(text: str) -> None:
 
 
 def _attrs_ok(tag: str, attrs: str) -> bool:
-    names = [a.lower() for a in _ATTR_RE.findall(re.sub(r"=\s*(\"[^\"]*\"|'[^']*')", "", attrs))]
+    if not attrs or attrs.isspace():
+        return True
+    names = [a.lower() for a in _ATTR_RE.findall(_ATTR_VALUE_RE.sub("", attrs))]
     if not names:
         return True
     return tag.lower() == "a" and all(n in _LINK_ATTRS for n in names)

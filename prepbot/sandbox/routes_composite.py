@@ -9,6 +9,7 @@ gives that subrequest 400 ``PROCESSING_HALTED`` with an "Invalid reference speci
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from prepbot.sandbox import ids
@@ -123,10 +124,12 @@ def collections(app: SandboxApp, call: Call) -> Result:
     """POST/PATCH/DELETE composite/sobjects: one SaveResult per record, HTTP 200."""
     op, records, all_or_none = _records(call)
     if not all_or_none:
-        return Result(body=[_one(app, call, op, i, r) for i, r in enumerate(records)])
+        # Each record still has its own savepoint; one outer transaction saves a commit per record.
+        with app.store.transaction(), _lookups(app, op):
+            return Result(body=[_one(app, call, op, i, r) for i, r in enumerate(records)])
     results: list[dict[str, Any]] = []
     try:
-        with app.store.transaction():
+        with app.store.transaction(), _lookups(app, op):
             results = [_one(app, call, op, i, r) for i, r in enumerate(records)]
             if any(not r["success"] for r in results):
                 raise _RollBack
@@ -134,6 +137,11 @@ def collections(app: SandboxApp, call: Call) -> Result:
         results = [_rolled_back(r, keep_id=op != "POST") for r in results]
         return Result(body=results, failed=True)
     return Result(body=results)
+
+
+def _lookups(app: SandboxApp, op: str) -> AbstractContextManager[None]:
+    """Cached reference lookups for a create-only collection (updates may change what they read)."""
+    return app.store.cached_lookups() if op == "POST" else nullcontext()
 
 
 def _rolled_back(result: dict[str, Any], *, keep_id: bool) -> dict[str, Any]:

@@ -45,7 +45,7 @@ class _OutboxHandler:
         os.replace(tmp, path)
         with self._lock:
             self.messages.append(SinkMessage(envelope.mail_from, tuple(envelope.rcpt_tos), path))
-        log.info("smtp sink stored a message for %d recipient(s)", len(envelope.rcpt_tos))
+        log.debug("smtp sink stored a message for %d recipient(s)", len(envelope.rcpt_tos))
         return "250 Message accepted for delivery"
 
 
@@ -61,6 +61,8 @@ class SmtpSink:
 
     def __init__(self, outbox: Path, *, host: str = "127.0.0.1", port: int = 0) -> None:
         outbox.mkdir(parents=True, exist_ok=True)
+        # aiosmtpd logs every SMTP command (addresses included) at INFO: five lines a message.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.outbox = outbox
         self.host = host
         self.port = port

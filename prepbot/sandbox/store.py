@@ -121,6 +121,23 @@ class Store:
         with self._savepoints.transaction():
             yield
 
+    @contextmanager
+    def cached_lookups(self) -> Iterator[None]:
+        """Cache reference lookups (existence, parent fields) for a block that only inserts new rows.
+
+        Inserts never change the existing records a lookup reads, so within one create-only
+        request every record referencing the same owner, contact or deal asks SQLite once.
+        """
+        with self._lock:
+            if self._writer.cache is not None:
+                yield
+                return
+            self._writer.cache = {}
+            try:
+                yield
+            finally:
+                self._writer.cache = None
+
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM _meta WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row is not None else None

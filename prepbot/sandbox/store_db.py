@@ -18,7 +18,11 @@ _EXTRA_INDEXES = {
     "Task": ("ActivityDate",),
     "User": ("Username",),
 }
-_ALWAYS_INDEXED = ("SystemModstamp", "IsDeleted")
+_ALWAYS_INDEXED = ("SystemModstamp",)
+# Not indexed: nearly every row has IsDeleted = 0, and without statistics SQLite took that index for
+# every "live rows only" filter, scanning the whole table (a duplicate check per ContentDocumentLink
+# made writing N notes O(N^2)); the reference and date indexes are the selective ones.
+_UNSELECTIVE = ("IsDeleted",)
 
 
 def _casefold_compare(a: str, b: str) -> int:
@@ -99,6 +103,8 @@ def ensure_table(db: sqlite3.Connection, table: str, cols: dict[str, FieldDef]) 
     for name, f in cols.items():
         if name not in present:
             db.execute(f'ALTER TABLE "{table}" ADD COLUMN "{name}" {column_type(f)}')
+    for name in _UNSELECTIVE:
+        db.execute(f'DROP INDEX IF EXISTS "ix_{table}_{name}"')  # state folders from older versions
     for name, f in cols.items():
         if f.type == "reference" or name in _ALWAYS_INDEXED or name in _EXTRA_INDEXES.get(table, ()):
             db.execute(f'CREATE INDEX IF NOT EXISTS "ix_{table}_{name}" ON "{table}" ("{name}")')
