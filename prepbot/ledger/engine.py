@@ -43,14 +43,15 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
-def build_engine(url: URL, *, busy_timeout_ms: int = 5000) -> Engine:
-    """An engine for ``url``: SQLite gets WAL, a busy timeout, foreign keys and explicit BEGINs.
+def build_engine(url: URL, *, busy_timeout_ms: int = 5000, idle_in_transaction_ms: int = 60_000) -> Engine:
+    """An engine for ``url``: SQLite gets WAL, a busy timeout, foreign keys and explicit BEGINs;
+    PostgreSQL sessions end a transaction left idle for ``idle_in_transaction_ms`` (0 = never).
 
     Raises:
         ConfigError: the database driver is not installed, or the SQLite folder cannot be made.
     """
     try:
-        return _build_engine(url, busy_timeout_ms)
+        return _build_engine(url, busy_timeout_ms, idle_in_transaction_ms)
     except ImportError as error:
         raise ConfigError(
             f"the database driver for {url.drivername!r} is not installed ({error.name})",
@@ -60,10 +61,13 @@ def build_engine(url: URL, *, busy_timeout_ms: int = 5000) -> Engine:
         raise ConfigError(f"cannot create the ledger folder: {error.strerror} ({error.filename})") from None
 
 
-def _build_engine(url: URL, busy_timeout_ms: int) -> Engine:
+def _build_engine(url: URL, busy_timeout_ms: int, idle_in_transaction_ms: int) -> Engine:
     if url.get_backend_name() == "postgresql":
         # pre_ping: a PostgreSQL restart (C10) must cost one failed tick, not a poisoned pool.
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        if idle_in_transaction_ms:
+            _configure_postgres(engine, idle_in_transaction_ms)
+        return engine
     database = url.database or ""
     if database in ("", ":memory:"):
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
@@ -72,6 +76,20 @@ def _build_engine(url: URL, busy_timeout_ms: int) -> Engine:
         engine = create_engine(url)
     _configure_sqlite(engine, busy_timeout_ms)
     return engine
+
+
+def _configure_postgres(engine: Engine, idle_in_transaction_ms: int) -> None:
+    # Ledger transactions never wait for anything outside the database, so one left idle belongs to
+    # a frozen process (SIGSTOP, a stuck host): the server ends it and frees its row locks, which
+    # would otherwise stall the planner's supersede/cancel until that process wakes up.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET idle_in_transaction_session_timeout = {int(idle_in_transaction_ms)}")
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

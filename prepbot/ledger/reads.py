@@ -19,8 +19,17 @@ from prepbot.ledger.states import OPEN
 class SqlLedgerReads:
     """Opens (and migrates) the database; everything that only reads. SqlLedger adds the writes."""
 
-    def __init__(self, url: str, *, migrate: bool = True, busy_timeout_ms: int = 5000) -> None:
-        self._engine = db.build_engine(db.parse_url(url), busy_timeout_ms=busy_timeout_ms)
+    def __init__(
+        self,
+        url: str,
+        *,
+        migrate: bool = True,
+        busy_timeout_ms: int = 5000,
+        idle_in_transaction_ms: int = 60_000,
+    ) -> None:
+        self._engine = db.build_engine(
+            db.parse_url(url), busy_timeout_ms=busy_timeout_ms, idle_in_transaction_ms=idle_in_transaction_ms
+        )
         self._errors = db.ErrorMapper(self._engine)
         self._postgres = self._engine.dialect.name == "postgresql"
         try:

@@ -47,6 +47,8 @@ class SqlLedger(SqlWorkers):
         url: SQLAlchemy database URL.
         migrate: upgrade the schema to the newest revision on open; otherwise refuse an old schema.
         busy_timeout_ms: how long SQLite waits for another writer's lock.
+        idle_in_transaction_ms: PostgreSQL ends a transaction left idle this long (a frozen
+            process's) and frees its row locks; 0 = never.
 
     Raises:
         ConfigError: the URL cannot be parsed or names an unsupported backend.

@@ -23,8 +23,20 @@ log = logging.getLogger(__name__)
 class SqlWorkers(SqlNoteStates):
     """Workers announce themselves with ``heartbeat``; one of them at a time may plan (``planner_lease``)."""
 
-    def __init__(self, url: str, *, migrate: bool = True, busy_timeout_ms: int = 5000) -> None:
-        super().__init__(url, migrate=migrate, busy_timeout_ms=busy_timeout_ms)
+    def __init__(
+        self,
+        url: str,
+        *,
+        migrate: bool = True,
+        busy_timeout_ms: int = 5000,
+        idle_in_transaction_ms: int = 60_000,
+    ) -> None:
+        super().__init__(
+            url,
+            migrate=migrate,
+            busy_timeout_ms=busy_timeout_ms,
+            idle_in_transaction_ms=idle_in_transaction_ms,
+        )
         self._leases: list[PlannerLease] = []
 
     def close(self) -> None:

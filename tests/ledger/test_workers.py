@@ -321,3 +321,26 @@ def test_a_repeated_settle_with_a_stale_attempt_is_still_refused(ledger: SqlLedg
     ledger.settle(fresh.id, S.SENDING, NOW + LEASE, attempt=fresh.attempt)
     with pytest.raises(StaleClaimError):
         ledger.settle(stale.id, S.SENDING, NOW + LEASE, attempt=stale.attempt)
+
+
+def test_a_process_frozen_inside_a_transaction_does_not_stall_the_planner(
+    open_ledger: Callable[..., SqlLedger], ledger_url: str
+) -> None:
+    _postgres_only(ledger_url)
+    from sqlalchemy import select
+
+    from prepbot.errors import LedgerError
+    from prepbot.ledger.schema import actions
+
+    frozen, planner = open_ledger(idle_in_transaction_ms=500), open_ledger()
+    planner.plan([planned(key("E1"))], NOW)
+    cancelled: list[int] = []
+    with pytest.raises(LedgerError), frozen._tx(write=True) as conn:  # the path every ledger call takes
+        conn.execute(select(actions).with_for_update())  # then the process is stopped (SIGSTOP)
+        thread = threading.Thread(target=lambda: cancelled.append(planner.cancel_events(["E1"], NOW)))
+        thread.start()
+        thread.join(timeout=60)  # a bound: without the server-side timeout this waits forever
+        assert not thread.is_alive(), "the planner is still waiting for the frozen transaction"
+    assert cancelled == [1]  # ... and the frozen one's commit fails when it wakes up
+    row = planner.get(key("E1"))
+    assert row is not None and row.status is S.CANCELLED
