@@ -324,7 +324,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Counts per status; in-doubt and failed rows first with what to do; the next planned sends."""
+    """Counts per status; in-doubt and failed rows first with what to do; the next planned sends; the
+    live prepbot processes (name, role, host, pid, last heartbeat, claims) and which one plans."""
     from prepbot.admin_views import status_view
     from prepbot.domain import Status
 
@@ -340,7 +341,11 @@ def status(
         ]
         latest = ledger.rows(limit=1)
         view = status_view(
-            ledger.counts_by_status(), attention, ledger.open_rows(), latest[0] if latest else None
+            ledger.counts_by_status(),
+            attention,
+            ledger.open_rows(),
+            latest[0] if latest else None,
+            workers=_workers(settings, ledger.workers()),
         )
     finally:
         ledger.close()
@@ -350,6 +355,18 @@ def status(
     from prepbot.admin_io import print_status
 
     print_status(view)
+
+
+def _workers(settings: Settings, rows: Any) -> Any:
+    from datetime import UTC, timedelta
+
+    from prepbot.admin_views import stale_after, worker_lines
+
+    s = settings.schedule
+    stale = stale_after(
+        timedelta(seconds=s.sync_interval_seconds), timedelta(seconds=s.dispatch_interval_seconds)
+    )
+    return worker_lines(rows, datetime.now(UTC), stale)
 
 
 def log_filter(settings: Settings, day: str | None, since: str | None) -> tuple[Any, datetime | None]:

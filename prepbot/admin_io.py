@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from prepbot.admin_views import PlanLine, Planning, StatusView, day_window, plan_day
+from prepbot.admin_views import PlanLine, Planning, StatusView, WorkerLine, ago_text, day_window, plan_day
 from prepbot.app import build_audience, build_composer, build_crm, build_policy
 from prepbot.config import Settings
 
@@ -73,6 +73,7 @@ def print_status(view: StatusView) -> None:
         console.print(table)
     else:
         console.print("nothing needs attention")
+    print_workers(console, view.workers)
     if view.upcoming:
         table = Table(title="Next planned sends (UTC)")
         for column in ("due", "event", "recipient", "kind", "zone"):
@@ -86,6 +87,32 @@ def print_status(view: StatusView) -> None:
                 row.time_zone or "",
             )
         console.print(table)
+
+
+def print_workers(console: Console, workers: list[WorkerLine]) -> None:
+    """The processes sharing the ledger; 'planner' marks the one holding the planner lease."""
+    if not workers:
+        console.print("no prepbot process has reported yet ('prepbot run' writes a heartbeat)")
+        return
+    live = sum(1 for line in workers if line.live)
+    table = Table(title=f"prepbot processes ({live} live, {len(workers) - live} stale)")
+    for column in ("name", "role", "host", "pid", "last seen", "state", "claims", "plans"):
+        table.add_column(column, overflow="fold")
+    for line in workers:
+        plans = "planner" if line.planner else "standby" if line.standby else ""
+        table.add_row(
+            line.name,
+            line.role,
+            line.host,
+            str(line.pid),
+            ago_text(line.seen_ago),
+            "live" if line.live else "stale",
+            str(line.claims),
+            plans,
+        )
+    console.print(table)
+    if not any(line.planner for line in workers):
+        console.print("no live planner: meetings are not being read from the org (start 'prepbot run')")
 
 
 def preflight_stamp(settings: Settings) -> Path | None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from prepbot.composer import Composer
-from prepbot.domain import ActionRow, Meeting, PlannedAction, Status
+from prepbot.domain import ActionRow, Meeting, PlannedAction, Status, WorkerRow
 from prepbot.planner import Audience, plan_confirmations
+from prepbot.roles import LEADER, STANDBY
 from prepbot.timing import SendPolicy, day_window_utc, to_local
 
 SENT_STATES = (Status.SENT, Status.LOGGED, Status.SENDING)
@@ -230,6 +231,7 @@ class StatusView:
     attention: list[tuple[ActionRow, str]]
     upcoming: list[ActionRow]
     last_change_at: datetime | None
+    workers: list[WorkerLine] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -237,6 +239,7 @@ class StatusView:
             "attention": [{**row_json(row), "advice": tip} for row, tip in self.attention],
             "upcoming": [row_json(row) for row in self.upcoming],
             "last_change_at": self.last_change_at.isoformat() if self.last_change_at else None,
+            "workers": [line.as_json() for line in self.workers],
         }
 
 
@@ -247,6 +250,7 @@ def status_view(
     latest: ActionRow | None,
     *,
     upcoming: int = 10,
+    workers: Sequence[WorkerLine] = (),
 ) -> StatusView:
     """Counts for every status, in-doubt then failed rows with advice, the next planned sends."""
     order = {Status.IN_DOUBT: 0, Status.FAILED: 1}
@@ -257,4 +261,88 @@ def status_view(
         attention=[(row, advice(row)) for row in needing],
         upcoming=planned,
         last_change_at=latest.updated_at if latest else None,
+        workers=list(workers),
     )
+
+
+# -- workers --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerLine:
+    """One `prepbot run` process as its last heartbeat left it."""
+
+    name: str
+    role: str  # all, planner or worker
+    host: str
+    pid: int
+    started_at: datetime
+    seen_at: datetime
+    seen_ago: timedelta
+    live: bool  # heartbeat within the stale limit
+    claims: int  # rows it holds claimed or sending
+    planner: bool  # the live process that plans now (holds the planner lease)
+    standby: bool  # a live planner waiting for the lease
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "host": self.host,
+            "pid": self.pid,
+            "started_at": self.started_at.isoformat(),
+            "seen_at": self.seen_at.isoformat(),
+            "seen_seconds_ago": round(self.seen_ago.total_seconds()),
+            "state": "live" if self.live else "stale",
+            "claims": self.claims,
+            "planner": self.planner,
+            "standby": self.standby,
+        }
+
+
+def stale_after(sync_interval: timedelta, dispatch_interval: timedelta) -> timedelta:
+    """A process not seen for three of the longer interval is stale (crashed, stopped or cut off)."""
+    return 3 * max(sync_interval, dispatch_interval)
+
+
+def worker_lines(rows: Iterable[WorkerRow], now: datetime, stale: timedelta) -> list[WorkerLine]:
+    """The ledger's workers, planner first, then live ones by name; the planner is read off the heartbeats.
+
+    A planning process heartbeats its role as ``planner:leader`` (or ``all:leader``) while it holds
+    the planner lease, ``planner:standby`` while another one does (prepbot/roles.py).
+    """
+    lines = [_worker_line(row, now, stale) for row in rows]
+    # A planner killed while leading still reads "leader" until it goes stale; the lease has one
+    # holder, so of several such heartbeats only the latest is the planner's.
+    leaders = sorted((line for line in lines if line.planner), key=lambda line: line.seen_at)
+    unseat = {line.name for line in leaders[:-1]}
+    lines = [replace(line, planner=False) if line.name in unseat else line for line in lines]
+    return sorted(lines, key=lambda line: (not line.planner, not line.live, line.name))
+
+
+def _worker_line(row: WorkerRow, now: datetime, stale: timedelta) -> WorkerLine:
+    role, _, state = row.role.partition(":")
+    ago = max(now - row.seen_at, timedelta(0))
+    live = ago <= stale
+    return WorkerLine(
+        name=row.name,
+        role=role,
+        host=row.host,
+        pid=row.pid,
+        started_at=row.started_at,
+        seen_at=row.seen_at,
+        seen_ago=ago,
+        live=live,
+        claims=row.claims,
+        planner=live and state == LEADER,
+        standby=live and state == STANDBY,
+    )
+
+
+def ago_text(ago: timedelta) -> str:
+    """``42 s ago``, ``7 min ago``, ``3 h ago``, ``2 d ago``."""
+    seconds = int(ago.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"

@@ -151,24 +151,6 @@ def _api_line(application: App, deferred: int) -> str:
     return line
 
 
-@app.command()
-def run(
-    config: ConfigOption = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
-) -> None:
-    """Run the daemon: sync every sync_interval, dispatch every dispatch_interval, until SIGTERM."""
-    from prepbot.scheduler import run_forever
-
-    _setup_logging(verbose)
-    settings = _settings(config)
-    _preflight(settings)
-    application = _build(settings)
-    try:
-        run_forever(application, settings)
-    finally:
-        application.close()
-
-
 @app.command("log")
 def log_command(
     config: ConfigOption = None,
@@ -392,8 +374,10 @@ def main() -> None:
 
 def _register_admin() -> None:
     from prepbot.admin_cli import register
+    from prepbot.run_cli import RUN_HELP, run
 
+    app.command("run", help=RUN_HELP)(run)
     register(app)
 
 
-_register_admin()  # templates, preview, plan, send-test, status (prepbot/admin_cli.py)
+_register_admin()  # run (prepbot/run_cli.py); templates, preview, plan, send-test, status (admin_cli.py)

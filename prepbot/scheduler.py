@@ -14,56 +14,72 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from prepbot.errors import PrepbotError
 
 if TYPE_CHECKING:
-    from prepbot.app import App
     from prepbot.config import Settings
+    from prepbot.roles import Member
 
 log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 60
 
 
-def _cycle(name: str, application: App) -> None:
+def _cycle(name: str, member: Member) -> None:
     now = datetime.now(UTC)
-    service = application.service
     try:
-        report = service.sync(now) if name == "sync" else service.dispatch(now)
+        report = member.sync(now) if name == "sync" else member.dispatch(now)
     except PrepbotError as exc:
         # Retryable by design: the next tick tries again; nothing is lost because the ledger holds it.
         log.warning("%s failed, retried at the next tick: %s", name, exc)
+        return
+    if report is None:  # a planner standing by
         return
     log.info("%s %s", name, report.line())
     for error in report.errors:
         log.warning("%s: %s", name, error)
 
 
-def build_scheduler(application: App, settings: Settings) -> BlockingScheduler:
-    """Two interval jobs on ONE worker thread, so sync and dispatch never overlap.
+def _heartbeat(member: Member) -> None:
+    member.beat(datetime.now(UTC))
+
+
+def build_scheduler(member: Member, settings: Settings) -> BlockingScheduler:
+    """The role's interval jobs on ONE worker thread, so sync and dispatch never overlap.
 
     coalesce: missed runs collapse into one; max_instances=1: never two of the same job;
     misfire_grace_time: a run late by up to one interval still runs (the default of 1 s
-    would silently drop runs after a pause, reliability.md fact 2).
+    would silently drop runs after a pause, reliability.md fact 2). A heartbeat runs on a
+    thread of its own, so a dispatch of thousands of rows does not make the process look dead.
     """
+    from prepbot.roles import jobs_for
+
     schedule = settings.schedule
-    scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(max_workers=1)}, timezone=UTC)
-    for name, seconds in (
-        ("sync", schedule.sync_interval_seconds),
-        ("dispatch", schedule.dispatch_interval_seconds),
-    ):
+    intervals = {"sync": schedule.sync_interval_seconds, "dispatch": schedule.dispatch_interval_seconds}
+    scheduler = BlockingScheduler(
+        executors={"default": ThreadPoolExecutor(max_workers=1), "beat": ThreadPoolExecutor(max_workers=1)},
+        timezone=UTC,
+    )
+    for name in jobs_for(member.role):
+        seconds = intervals[name]
         scheduler.add_job(
             _cycle,
             "interval",
             seconds=seconds,
-            args=(name, application),
+            args=(name, member),
             id=name,
             coalesce=True,
             max_instances=1,
             misfire_grace_time=seconds,
             next_run_time=datetime.now(UTC),
         )
+    # At most a minute apart: status sees the process, and a planner's lease session never idles out.
+    beat = min(HEARTBEAT_SECONDS, *(intervals[name] for name in jobs_for(member.role)))
+    scheduler.add_job(
+        _heartbeat, "interval", seconds=beat, args=(member,), id="heartbeat", executor="beat", coalesce=True
+    )
     return scheduler
 
 
-def run_forever(application: App, settings: Settings) -> None:
-    """Block until SIGTERM or SIGINT, then let the running cycle finish and stop."""
-    scheduler = build_scheduler(application, settings)
+def run_forever(member: Member, settings: Settings) -> None:
+    """Block until SIGTERM or SIGINT, then let the running cycle finish, leave the cluster and stop."""
+    scheduler = build_scheduler(member, settings)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("signal %s: stopping after the current cycle", signum)
@@ -71,9 +87,14 @@ def run_forever(application: App, settings: Settings) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("prepbot running: sync every %ss, dispatch every %ss", *_intervals(settings))
+    log.info(
+        "prepbot running as %s (role %s): %s",
+        member.info.name,
+        member.role,
+        ", ".join(
+            f"{job.id} every {job.trigger.interval.total_seconds():.0f}s" for job in scheduler.get_jobs()
+        ),
+    )
     scheduler.start()
-
-
-def _intervals(settings: Settings) -> tuple[int, int]:
-    return settings.schedule.sync_interval_seconds, settings.schedule.dispatch_interval_seconds
+    member.leave()
+    log.info("%s stopped", member.info.name)
