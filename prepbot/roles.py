@@ -51,10 +51,19 @@ class Member:
     the double plan (reliability C7).
     """
 
-    def __init__(self, *, ledger: Ledger, cycles: Cycles, info: WorkerInfo, role: Role) -> None:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        cycles: Cycles,
+        info: WorkerInfo,
+        role: Role,
+        api_usage: Callable[[], tuple[int, int] | None] = lambda: None,
+    ) -> None:
         self.ledger = ledger
         self.cycles = cycles
         self.role = role
+        self.api_usage = api_usage  # the org's daily API (used, limit), as last reported, for the logs
         self.info = info if role == "worker" else replace(info, role=f"{role}:{STANDBY}")
         self.lease: PlannerLease | None = None if role == "worker" else ledger.planner_lease(info.name)
         self.leading = False

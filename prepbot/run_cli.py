@@ -86,4 +86,11 @@ def _member(application: Any, role: Any, name: str) -> Any:
     info = WorkerInfo(
         name=name, role=role, host=socket.gethostname(), pid=os.getpid(), started_at=datetime.now(UTC)
     )
-    return Member(ledger=application.ledger, cycles=application.service, info=info, role=role)
+    crm = application.crm
+    return Member(
+        ledger=application.ledger,
+        cycles=application.service,
+        info=info,
+        role=role,
+        api_usage=lambda: crm.api_usage,
+    )

@@ -31,9 +31,18 @@ def _cycle(name: str, member: Member) -> None:
         return
     if report is None:  # a planner standing by
         return
-    log.info("%s %s", name, report.line())
+    log.info("%s %s%s", name, report.line(), _usage(member))
     for error in report.errors:
         log.warning("%s: %s", name, error)
+
+
+def _usage(member: Member) -> str:
+    """The org's daily API usage from the last response (Sforce-Limit-Info), for monitoring."""
+    usage = member.api_usage()
+    if usage is None:
+        return ""
+    used, limit = usage
+    return f"; salesforce daily api usage {used}/{limit} ({used / max(limit, 1):.0%})"
 
 
 def _heartbeat(member: Member) -> None:

@@ -109,6 +109,7 @@ def test_a_planner_and_a_worker_share_the_work_and_status_shows_both(
     assert status(path)["workers"] == []  # a clean stop leaves the list
     logs = "".join(p.read_text("utf-8") for p in tmp_path.glob("run-*.log"))
     assert "plan-1 stopped" in logs and "work-1 stopped" in logs
+    assert "salesforce daily api usage" in logs  # each cycle's line carries the org's API usage
 
 
 def test_a_second_planner_stands_by_and_takes_over_when_the_first_is_killed(
