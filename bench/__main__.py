@@ -13,6 +13,8 @@ import argparse
 import json
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,46 +73,59 @@ def run_workers(n: int) -> list[dict[str, Any]] | str:
         _step(f"workers: {workers} x {n} meetings")
         try:
             rows.append(scale_workers.measure(workers, n))
-        except RuntimeError as exc:
-            rows.append({"workers": workers, "error": str(exc)})
+        except Exception as exc:  # reported in RESULTS.md
+            rows.append({"workers": workers, "error": f"{type(exc).__name__}: {exc}"})
     return rows
 
 
-def run_all(args: argparse.Namespace) -> dict[str, Any]:
-    """Every measurement, in the order the tables show them."""
+def _guarded(label: str, measure: Callable[..., Any], *args: Any) -> Any:
+    """Run one measurement; a failure becomes ``{"error": ...}`` so a long run keeps its other figures."""
+    _step(label)
+    try:
+        return measure(*args)
+    except Exception as exc:  # one failed measurement must not lose the others
+        traceback.print_exc()
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def run_all(args: argparse.Namespace, save: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Every measurement, in the order the tables show them; ``save`` is called after each one."""
     started = time.perf_counter()
-    results: dict[str, Any] = {
+    r: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "command": " ".join([".venv/bin/python -m bench", *sys.argv[1:]]),
+        "day": [],
+        "naive": [],
+        "smtp": [],
+        "workers_n": args.workers_n,
     }
-    results["day"] = []
     for n in args.sizes:
-        _step(f"day cycle: {n} meetings")
-        results["day"].append(day_cycle.measure(n))
-    results["naive"] = []
+        r["day"].append({"meetings": n} | _guarded(f"day cycle: {n} meetings", day_cycle.measure, n))
+        save(r)
     for n in args.naive_sizes:
-        _step(f"naive client: {n} meetings")
-        results["naive"].append(naive_client.measure(n))
-    results["smtp"] = []
+        r["naive"].append({"meetings": n} | _guarded(f"naive client: {n} meetings", naive_client.measure, n))
+        save(r)
     for n in args.sizes:
-        _step(f"smtplib loop: {n} messages")
-        results["smtp"].append(smtp_loop.measure(n))
-    _step("render rate")
-    results["render"] = render_rate.measure(args.render_seconds)
-    _step("start-up")
-    results["startup"] = startup.measure(args.startup_runs)
-    results["workers"] = "skipped (--no-workers)" if args.no_workers else run_workers(args.workers_n)
-    results["workers_n"] = args.workers_n
-    results["elapsed_minutes"] = round((time.perf_counter() - started) / 60, 1)
-    return results
+        r["smtp"].append({"messages": n} | _guarded(f"smtplib loop: {n} messages", smtp_loop.measure, n))
+        save(r)
+    r["render"] = _guarded("render rate", render_rate.measure, args.render_seconds)
+    r["startup"] = _guarded("start-up", startup.measure, args.startup_runs)
+    save(r)
+    r["workers"] = "skipped (--no-workers)" if args.no_workers else run_workers(args.workers_n)
+    r["elapsed_minutes"] = round((time.perf_counter() - started) / 60, 1)
+    save(r)
+    return r
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    results = run_all(args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+    def save(figures: dict[str, Any]) -> None:
+        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
+
+    results = run_all(args, save)
     verdicts = write_results(results, args.out)
     _step(f"wrote {args.out} and {args.json}")
     print(args.out.read_text(encoding="utf-8"))

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from prepbot.sandbox.cli import write_config_file  # noqa: E402
-from prepbot.sandbox.runner import SandboxProcess  # noqa: E402
+from prepbot.sandbox.runner import SandboxProcess, client_session  # noqa: E402
 
 SEND_MOMENT = "2026-12-01T09:00:00Z"  # 10:00 in Amsterdam, the day before 2 December
 ZONE = "Europe/Amsterdam"
@@ -86,8 +86,8 @@ def minimum_calls(n: int) -> int:
     return math.ceil(n / 2000) + 2 * math.ceil(n / 200)
 
 
-def run_tick(config: Path, now: str) -> tuple[float, int, str]:
-    """(seconds, peak RSS in MiB, last output line) of one `prepbot tick` process."""
+def run_tick(config: Path, now: str) -> tuple[float, int, str, int]:
+    """(seconds, peak RSS in MiB, last output line, exit code) of one `prepbot tick` process."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "prepbot", "tick", "--config", str(config), "--now", now],
@@ -100,7 +100,24 @@ def run_tick(config: Path, now: str) -> tuple[float, int, str]:
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
-    return seconds, usage.ru_maxrss // 1024, (out.strip().splitlines() or [""])[-1]
+    return seconds, usage.ru_maxrss // 1024, (out.strip().splitlines() or [""])[-1], proc.returncode
+
+
+def org_counts(org: SandboxProcess) -> dict[str, int]:
+    """Tasks and ContentNotes in the org and messages in the sink (read after the measured ticks)."""
+    session = client_session(org.ca_bundle)
+    session.headers["Authorization"] = f"Bearer {org.access_token}"
+    counts = {"messages_sent": len(list(Path(org.outbox).glob("*.eml")))}
+    with session:
+        for sobject in ("Task", "ContentNote"):
+            resp = session.get(
+                f"{org.instance_url}/services/data/v62.0/query",
+                params={"q": f"SELECT COUNT() FROM {sobject}"},
+                timeout=300,
+            )
+            resp.raise_for_status()
+            counts[f"{sobject.lower()}s_written"] = int(resp.json()["totalSize"])
+    return counts
 
 
 def measure(n: int) -> dict[str, Any]:
@@ -132,10 +149,11 @@ def measure(n: int) -> dict[str, Any]:
             with config.open("a", encoding="utf-8") as fh:
                 fh.write(f'\n[messages]\norg_time_zone = "{ZONE}"\n[schedule]\nbatch_size = 200\n')
             before = org.control("GET", "api-usage")["used"]
-            day_seconds, day_rss, day_line = run_tick(config, SEND_MOMENT)
+            day_seconds, day_rss, day_line, day_exit = run_tick(config, SEND_MOMENT)
             after_day = org.control("GET", "api-usage")["used"]
-            steady_seconds, _, _ = run_tick(config, "2026-12-01T09:05:00Z")
+            steady_seconds, _, _, steady_exit = run_tick(config, "2026-12-01T09:05:00Z")
             after_steady = org.control("GET", "api-usage")["used"]
+            counts = org_counts(org)
     return {
         "meetings": n,
         "seed_seconds": round(seeded, 1),
@@ -147,6 +165,8 @@ def measure(n: int) -> dict[str, Any]:
         "peak_rss_mib": day_rss,
         "steady_seconds": round(steady_seconds, 1),
         "tick": day_line,
+        "tick_exit_codes": [day_exit, steady_exit],
+        **counts,
     }
 
 

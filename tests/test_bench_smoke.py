@@ -16,6 +16,7 @@ N = 20
 TABLES = (
     "## Summary",
     "## 1. API calls for a day's cycle",
+    "### What the measured tick did",
     "### Against a naive simple-salesforce client",
     "## 2. Throughput",
     "### Workers (1 / 2 / 4)",
@@ -60,6 +61,8 @@ def test_the_naive_client_costs_more_calls_than_prepbot_and_both_handle_every_me
     assert 0 < day["day_calls"] < naive["naive_calls"]
     assert day["minimum_calls"] == 3  # one page, one Task collection, one notes composite
     assert day["steady_calls"] >= 1
+    assert day["tick_exit_codes"] == [0, 0]
+    assert day["messages_sent"] == N  # every meeting was confirmed through the sink
 
 
 def test_the_smtp_loop_stores_every_message_and_every_measure_is_positive(
