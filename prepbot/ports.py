@@ -53,8 +53,11 @@ class Crm(Protocol):
         """
         ...
 
-    def changes_since(self, watermark: datetime, until: datetime) -> Changes:
-        """Events modified (SystemModstamp) or deleted in ``[watermark, until)``.
+    def changes_since(
+        self, watermark: datetime, until: datetime, starting: tuple[datetime, datetime] | None = None
+    ) -> Changes:
+        """Events modified (SystemModstamp) or deleted in ``[watermark, until)``, and with ``starting``
+        the Events that start in that window, in one read.
 
         Raises:
             CrmAuthError, CrmQueryError, CrmUnavailableError.
@@ -183,7 +186,15 @@ class Ledger(Protocol):
         """
         ...
 
-    def claim_due(self, now: datetime, *, limit: int, lease: timedelta, worker: str) -> list[ActionRow]:
+    def claim_due(
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease: timedelta,
+        worker: str,
+        event_ids: Sequence[str] | None = None,
+    ) -> list[ActionRow]:
         """Claim up to ``limit`` PLANNED rows due at ``now``; each gets ``attempt + 1`` and a lease."""
         ...
 

@@ -81,8 +81,13 @@ def confirmation_status(meeting: Meeting, rows: Sequence[ActionRow]) -> Confirma
     Rows of other occurrences count only when they were sent and this occurrence was skipped as
     ``already_confirmed`` (moved the same day after the message went out: the client has it).
     """
+    return confirmation_status_of(meeting.occurrence, rows)
+
+
+def confirmation_status_of(occurrence: str, rows: Sequence[ActionRow]) -> ConfirmationStatus:
+    """:func:`confirmation_status` for the occurrence key of a meeting (no meeting needed)."""
     mine = [r for r in rows if r.key.kind is MessageKind.CONFIRMATION and r.status in _PRIORITY]
-    current = [r for r in mine if r.key.occurrence == meeting.occurrence]
+    current = [r for r in mine if r.key.occurrence == occurrence]
     if any(r.reason == "already_confirmed" for r in current):
         current += [r for r in mine if _PRIORITY[r.status] == "sent"]
     for state in _ORDER:

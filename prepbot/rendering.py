@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:_[A-Za-z0-9]{2,8})?$")
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
 _TRACE_FRAME = "__jinja_exception__"  # set in the globals of frames Jinja rewrites to template lines
+# How long a listing of the template folders is trusted: an admin's new language file is seen within
+# this time by a running daemon, without a directory walk per message (issue 7: it was 20% of a cycle).
+LISTING_TTL_SECONDS = 5.0
 
 
 def shipped_templates_dir() -> Path:
@@ -89,13 +93,16 @@ class Renderer:
         self.default_language = default_language
         self.max_output_chars = max_output_chars
         self.max_render_seconds = max_render_seconds
+        self._listing: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
+        # names -> (digest, the loader's up-to-date checks of every source hashed into it)
+        self._versions: dict[tuple[str, ...], tuple[str, list[Callable[[], bool]]]] = {}
 
     # -- public API --------------------------------------------------------------------------------
 
     def available_languages(self, kind: str) -> list[str]:
         """Languages with a ``<kind>.txt`` template in any layer, sorted."""
         suffix = f"/{kind}.txt"
-        names = self._env.list_templates()
+        names = self._names()
         return sorted(
             {name.split("/")[0] for name in names if name.endswith(suffix) and name.count("/") == 1}
         )
@@ -114,7 +121,7 @@ class Renderer:
         lang, fell_back = self._resolve_language(kind, language)
         names = [f"{lang}/{kind}.subject.txt", f"{lang}/{kind}.txt"]
         html_name = f"{lang}/{kind}.html"
-        has_html = html_name in self._env.list_templates()
+        has_html = html_name in self._names()
         token = set_deadline(self.max_render_seconds)
         try:
             subject = " ".join(self._render_name(names[0], context).split())
@@ -143,12 +150,23 @@ class Renderer:
         return RenderedTemplate(template_name, text, self.template_version(template_name))
 
     def template_version(self, *names: str) -> str:
-        """sha256 over the sources of ``names`` and every template they import/include/extend."""
+        """sha256 over the sources of ``names`` and every template they import/include/extend.
+
+        Computed once per set of names and kept while every source file is unchanged (the same
+        modification-time check Jinja's own template cache makes).
+        """
+        cached = self._versions.get(names)
+        if cached is not None and all(_fresh(check) for check in cached[1]):
+            return cached[0]
         digest = hashlib.sha256()
+        checks: list[Callable[[], bool]] = []
         for name in self._closure(names):
-            source, _filename, _uptodate = self._loader.get_source(self._env, name)
+            source, _filename, uptodate = self._loader.get_source(self._env, name)
             digest.update(f"{name}\0{source}\0".encode())
-        return digest.hexdigest()[:12]
+            checks.append(uptodate or (lambda: True))
+        version = digest.hexdigest()[:12]
+        self._versions[names] = (version, checks)
+        return version
 
     def check(self, samples: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Problem]:
         """Compile every template and render every kind in every language against sample contexts.
@@ -169,6 +187,15 @@ class Renderer:
         return problems
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _names(self) -> frozenset[str]:
+        """Every template name, listed at most once per ``LISTING_TTL_SECONDS``."""
+        listed_at, names = self._listing
+        now = time.monotonic()
+        if now - listed_at > LISTING_TTL_SECONDS:
+            names = frozenset(self._env.list_templates())
+            self._listing = (now, names)
+        return names
 
     def _resolve_language(self, kind: str, language: str) -> tuple[str, bool]:
         if not _KIND.match(kind):
@@ -253,6 +280,13 @@ def _referenced(env: CappedSandbox, source: str) -> tuple[str, ...]:
         return tuple(n for n in meta.find_referenced_templates(env.parse(source)) if n)
     except TemplateSyntaxError:
         return ()
+
+
+def _fresh(check: Callable[[], bool]) -> bool:
+    try:
+        return bool(check())
+    except OSError:  # the file went away: hash again (and fail there, naming it)
+        return False
 
 
 def _tidy_text(text: str) -> str:

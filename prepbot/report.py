@@ -17,6 +17,8 @@ class Report:
     counts: dict[str, int] = field(default_factory=dict)
     logged: int = 0
     errors: list[str] = field(default_factory=list)
+    # True when this sync read only what changed since the last one (one call), not the whole window
+    incremental: bool = False
 
     def bump(self, outcome: str) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1

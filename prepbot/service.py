@@ -25,6 +25,10 @@ from prepbot.timing import SendPolicy
 
 log = logging.getLogger(__name__)
 LAST_SYNC = "last_sync"
+LAST_FULL_SYNC = "last_full_sync"
+CRM_WATERMARK = "crm_modstamp"  # the newest SystemModstamp read: the org's clock, not ours
+WINDOW_END = "window_end"  # how far ahead the last sync read
+FULL_SYNC_EVERY = timedelta(hours=24)  # a whole-window read now and then, whatever the changes said
 OUTAGE_LOOKBACK = timedelta(days=14)  # meetings missed in a longer outage are not back-filled
 T = TypeVar("T")
 
@@ -52,6 +56,13 @@ class Flow(Protocol):
         """Handle claimed rows of this flow's kinds; ``fresh`` holds their meetings as re-read just now."""
         ...
 
+    def after_batch(
+        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
+    ) -> None:
+        """After a claimed batch was handled, with the meetings it was sent for (e.g. write the prep
+        notes of the confirmations just sent, once, with no second read)."""
+        ...
+
     def after_dispatch(self, now: datetime, report: Report) -> None:
         """Once per dispatch, after every batch (e.g. refresh notes whose confirmation changed)."""
         ...
@@ -62,6 +73,15 @@ OWNER_INACTIVE = "owner_inactive"
 
 def _owner_alert(event_id: str) -> str:
     return f"confirmation for {event_id} not sent: its owner is inactive or not a Salesforce user"
+
+
+def _starts_in(meeting: Meeting, start: datetime, end: datetime) -> bool:
+    """Timed meetings by their start; all-day ones by a date of the window (give or take a day of
+    zones, as the window read selects them)."""
+    if meeting.start_at is not None and not meeting.all_day:
+        return start <= meeting.start_at < end
+    day = meeting.activity_date
+    return day is not None and (start - timedelta(days=1)).date() <= day <= (end + timedelta(days=1)).date()
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -96,6 +116,8 @@ class Service:
         self.cadence = cadence
         self.worker = worker
         self.flows = list(flows)
+        self._relay_down = True  # sync(send=True) sends until the relay says it is unusable
+        self.relay_unusable = False  # within one tick: the sync's sends found the relay unusable
         self.settler = Settler(ledger, cadence)
         self.in_doubt_alerts = InDoubtAlerts(
             crm=crm, ledger=ledger, composer=composer, batch_size=cadence.batch_size
@@ -103,8 +125,13 @@ class Service:
 
     # -- sync -------------------------------------------------------------------------------------
 
-    def sync(self, now: datetime) -> Report:
+    def sync(self, now: datetime, *, send: bool = False) -> Report:
         """Read the meetings ahead and plan their confirmations; supersede moved, cancel deleted.
+
+        The first sync, and one every ``FULL_SYNC_EVERY``, reads the whole window; the others read,
+        in one call, only the Events changed since (the org's SystemModstamp) plus the slice of
+        the window that time has newly brought in. ``send``: also send, chunk by chunk, what is
+        due among the meetings just read, with no second read of them (``tick``).
 
         Raises:
             CrmError: the org could not be read (nothing was changed in the ledger for unread pages).
@@ -112,16 +139,60 @@ class Service:
         """
         report = Report()
         self._recover(now)
+        self._relay_down = not send
+        if self._incremental_from(now) is not None:
+            self._sync_changes(now, report)
+        else:
+            self._sync_window(now, report)
+        for flow in self.flows:
+            flow.after_sync(now, report)
+        self.ledger.set_watermark(LAST_SYNC, now)
+        self.ledger.set_watermark(WINDOW_END, now + self.cadence.horizon)
+        return report
+
+    def _incremental_from(self, now: datetime) -> datetime | None:
+        """The org watermark to read changes from, or None when the whole window must be read."""
+        last_full = self.ledger.get_watermark(LAST_FULL_SYNC)
+        if last_full is None or not last_full <= now < last_full + FULL_SYNC_EVERY:
+            return None
+        if self.ledger.get_watermark(WINDOW_END) is None:
+            return None
+        return self.ledger.get_watermark(CRM_WATERMARK)
+
+    def _sync_window(self, now: datetime, report: Report) -> None:
+        """Read every meeting of the window; open rows whose meeting is not in it are re-read."""
         seen: set[str] = set()
         meetings = self.crm.meetings_between(self._window_start(now), now + self.cadence.horizon)
         for chunk in chunked(meetings, self.cadence.batch_size):
             seen.update(m.event_id for m in chunk)
             self._plan_chunk(chunk, now, report)
         self._reconcile_unseen(seen, now, report)
-        for flow in self.flows:
-            flow.after_sync(now, report)
-        self.ledger.set_watermark(LAST_SYNC, now)
-        return report
+        newest = getattr(self.crm, "newest_modstamp", None)
+        if isinstance(newest, datetime):  # where the next, incremental, sync reads from
+            self.ledger.set_watermark(CRM_WATERMARK, newest)
+            self.ledger.set_watermark(LAST_FULL_SYNC, now)
+
+    def _sync_changes(self, now: datetime, report: Report) -> None:
+        """One read: what changed since the org watermark, and the window's new slice."""
+        report.incremental = True
+        watermark = self.ledger.get_watermark(CRM_WATERMARK)
+        old_end = self.ledger.get_watermark(WINDOW_END)
+        assert watermark is not None and old_end is not None  # checked by _incremental_from
+        end = now + self.cadence.horizon
+        starting = (old_end, end) if end > old_end else None
+        # the org's clock bounds SystemModstamp, not ours (a test or a skewed host may be far off)
+        until = max(now, watermark) + timedelta(days=3660)
+        changes = self.crm.changes_since(watermark, until, starting)
+        self._cancel_deleted(changes.deleted_ids, now, report)
+        window = (self._window_start(now), end)
+        for chunk in chunked(changes.meetings, self.cadence.batch_size):
+            self._plan_chunk(chunk, now, report, window=window)
+        self.ledger.set_watermark(CRM_WATERMARK, changes.watermark)
+
+    def _cancel_deleted(self, event_ids: Sequence[str], now: datetime, report: Report) -> None:
+        for row in self.ledger.open_rows(sorted(set(event_ids))) if event_ids else []:
+            if row.status is Status.PLANNED and row.key.kind is MessageKind.CONFIRMATION:
+                self._reconcile_row(row, None, now, report)
 
     def _window_start(self, now: datetime) -> datetime:
         """From the last sync (never later than now): a meeting that started while prepbot was not
@@ -130,11 +201,35 @@ class Service:
         start = now if last is None else min(last, now)
         return max(start, now - OUTAGE_LOOKBACK)
 
-    def _plan_chunk(self, chunk: Sequence[Meeting], now: datetime, report: Report) -> None:
+    def _plan_chunk(
+        self,
+        chunk: Sequence[Meeting],
+        now: datetime,
+        report: Report,
+        window: tuple[datetime, datetime] | None = None,
+    ) -> None:
+        """Plan a chunk read from the org, hand it to the flows, and send what is due in it.
+
+        ``window``: the chunk holds changed Events from anywhere in time; only those in the window,
+        or with open rows (moved out of it), are planned.
+        """
+        open_rows = self.ledger.open_rows([m.event_id for m in chunk])
+        if window is not None:
+            has_rows = {row.key.event_id for row in open_rows}
+            mine = [m for m in chunk if m.event_id in has_rows or _starts_in(m, *window)]
+        else:
+            mine = list(chunk)
+        self._plan_meetings(mine, open_rows, now, report)
+        for flow in self.flows:
+            flow.on_meetings(chunk, now, report)
+        self._send_read(mine, now, report)
+
+    def _plan_meetings(
+        self, chunk: Sequence[Meeting], open_rows: Sequence[ActionRow], now: datetime, report: Report
+    ) -> None:
         ids = [m.event_id for m in chunk]
-        open_rows = self.ledger.open_rows(ids)
         sent = self._sent_rows(ids)
-        plan = plan_confirmations(chunk, open_rows, self.policy, self.audience, now, sent)
+        plan = plan_confirmations(chunk, list(open_rows), self.policy, self.audience, now, sent)
         for row in plan.supersede:
             self._settle(row, Status.SUPERSEDED, now, "meeting moved", report)
             report.superseded += 1
@@ -143,8 +238,26 @@ class Service:
         add = [replace(a, language=languages.get(a.key.event_id)) for a in plan.add]
         self._alert_owner_inactive(add, report)
         report.planned += self.ledger.plan(add, now)
-        for flow in self.flows:
-            flow.on_meetings(chunk, now, report)
+
+    def _send_read(self, meetings: Sequence[Meeting], now: datetime, report: Report) -> None:
+        """``sync(send=True)``: send what is due among meetings read moments ago, without reading
+        them again (that read is what the dispatcher's re-read would give): the API minimum."""
+        if self._relay_down or not meetings:
+            return
+        fresh = {m.event_id: m for m in meetings}
+        ids = sorted(fresh)
+        while not self._relay_down:
+            cadence = self.cadence
+            rows = self.ledger.claim_due(
+                now, limit=cadence.batch_size, lease=cadence.lease, worker=self.worker, event_ids=ids
+            )
+            report.claimed += len(rows)
+            if not rows:
+                return
+            failpoints.hit("after_claim")
+            self._relay_down = self.relay_unusable = not self._handle_batch(rows, fresh, now, report)
+            if len(rows) < self.cadence.batch_size:
+                return
 
     def _alert_owner_inactive(self, actions: Sequence[PlannedAction], report: Report) -> None:
         """D9: a meeting is never sent as an inactive (or non-User) owner; say so once, when first planned."""
@@ -194,7 +307,7 @@ class Service:
         self._recover(now)
         if self.cadence.in_doubt_policy != "resend":
             self.in_doubt_alerts.alert(now, report)
-        while True:
+        while not self.relay_unusable:  # a tick whose sync found the relay unusable does not retry it
             rows = self.ledger.claim_due(
                 now, limit=self.cadence.batch_size, lease=self.cadence.lease, worker=self.worker
             )
@@ -219,6 +332,13 @@ class Service:
             for row in rows:
                 self._release(row, now, f"crm_unavailable: {exc.error_code or exc.status}", report)
             return False
+        return self._handle_batch(rows, fresh, now, report)
+
+    def _handle_batch(
+        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
+    ) -> bool:
+        """Claimed rows and their meetings as just read; False when the relay is unusable."""
+        batch = rows
         for flow in self.flows:
             mine = [row for row in rows if row.key.kind in flow.kinds]
             if mine:
@@ -232,6 +352,8 @@ class Service:
                 continue
             relay_ok = self._dispatch_row(row, fresh.get(row.key.event_id), now, report, sent)
         self._log_tasks(sent, now, report)
+        for flow in self.flows:
+            flow.after_batch(batch, fresh, now, report)
         return relay_ok
 
     def _dispatch_row(
@@ -407,7 +529,10 @@ class Service:
         """One sync then one dispatch, as if the clock read ``now``."""
         report = Report()
         try:
-            report.merge(self.sync(now))
+            report.merge(self.sync(now, send=True))
         except CrmError as exc:
             report.errors.append(f"sync failed: {exc}")
-        return report.merge(self.dispatch(now))
+        try:
+            return report.merge(self.dispatch(now))
+        finally:
+            self.relay_unusable = False

@@ -26,7 +26,7 @@ from prepbot.crm.sf_errors import (
     may_retry,
     surely_unsent,
 )
-from prepbot.crm.sf_records import SeenRows, modstamp, opportunity_ids, to_meeting, to_roles
+from prepbot.crm.sf_records import SeenRows, modstamp, opportunity_ids, org_date, to_meeting, to_roles
 from prepbot.crm.sf_tasks import find_tasks
 from prepbot.crm.sf_writer import Writer
 from prepbot.crm.soql import (
@@ -109,6 +109,8 @@ class SalesforceCrm:
         self._auth = auth
         self._api_version = api_version
         self._session = build_session(ca_bundle=ca_bundle, timeout=timeout)
+        self._session.hooks["response"].append(self._note_org_time)
+        self.org_time: datetime | None = None  # the org's clock (Date header) at its last answer
         self._batch = {"Sforce-Query-Options": f"batchSize={page_size}"}
         self._fields = fields
         self._max_retries = max_retries
@@ -123,6 +125,9 @@ class SalesforceCrm:
         self._auth_broken_until: float | None = None  # a 401 that a new token did not cure
         self._usage: tuple[int, int] | None = None
         self._seen = SeenRows()
+        # The newest SystemModstamp of any Event read (the org's clock): where an incremental sync
+        # may start after a full read.
+        self.newest_modstamp: datetime | None = None
         self.calls_made = 0
         self.tokens_minted = 0
         self._writer = Writer(self)
@@ -147,6 +152,17 @@ class SalesforceCrm:
     def close(self) -> None:
         """Release the HTTP connections."""
         self._session.close()
+
+    def _note_org_time(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.org_time = org_date(response.headers.get("Date")) or self.org_time
+
+    def _synced_to(self, read_at: datetime | None) -> None:
+        """A query answered at org time ``read_at`` saw every row committed ``sync_overlap`` before
+        it: an incremental sync may start there, even when no row changed since (so a steady sync
+        re-reads nothing, in a new process too)."""
+        if read_at is not None:
+            mark = read_at - self._overlap
+            self.newest_modstamp = max(mark, self.newest_modstamp or mark)
 
     def _client(self) -> Salesforce:
         if self._sf is None:
@@ -307,6 +323,9 @@ class SalesforceCrm:
         rows = self._role_rows(wanted) if wanted else []
         roles.update(dict.fromkeys(wanted, ()))
         roles.update(to_roles(rows))
+        if records:
+            newest = max(modstamp(r) for r in records)
+            self.newest_modstamp = max(newest, self.newest_modstamp or newest)
         return [to_meeting(r, self._fields, roles) for r in records]
 
     def meetings_between(self, start_at: datetime, end_at: datetime) -> Iterator[Meeting]:
@@ -324,6 +343,7 @@ class SalesforceCrm:
         _aware(start_at, end_at)
         roles: Roles = {}
         for records in self._pages(window_query(self._fields, start_at, end_at)):
+            self._synced_to(self.org_time)
             yield from self._meetings(records, roles)
 
     def meetings_by_id(self, event_ids: Sequence[str]) -> dict[str, Meeting]:
@@ -341,7 +361,9 @@ class SalesforceCrm:
                 found.update((m.event_id, m) for m in self._meetings(records, roles))
         return found
 
-    def changes_since(self, watermark: datetime, until: datetime) -> Changes:
+    def changes_since(
+        self, watermark: datetime, until: datetime, starting: tuple[datetime, datetime] | None = None
+    ) -> Changes:
         """Events modified or deleted in ``[watermark - sync_overlap, until)``: one queryAll call.
 
         queryAll returns Recycle-Bin rows with ``IsDeleted = true``: those become ``deleted_ids``.
@@ -351,7 +373,8 @@ class SalesforceCrm:
         changed within the same second (SystemModstamp has second precision) differs in content
         and is reported. A new adapter reports the overlap once more (the ledger dedupes). The new
         watermark is the largest SystemModstamp seen (the org's clock, never prepbot's), or
-        ``watermark`` when nothing changed.
+        ``watermark`` when nothing changed. ``starting`` adds, in the same call, the Events that start
+        in that window whether changed or not (what a moving sync window newly covers).
 
         Raises:
             CrmAuthError, CrmQueryError, CrmUnavailableError.
@@ -362,10 +385,11 @@ class SalesforceCrm:
         newest = watermark
         roles: Roles = {}
         for records in self._pages(
-            changes_query(self._fields, watermark - self._overlap, until), include_deleted=True
+            changes_query(self._fields, watermark - self._overlap, until, starting), include_deleted=True
         ):
             fresh = self._seen.fresh(records, watermark)
-            newest = max([newest, *(modstamp(r) for r in records)])
+            read_at = [self.org_time - self._overlap] if self.org_time is not None else []
+            newest = max([newest, *read_at, *(modstamp(r) for r in records)])
             deleted.extend(str(r["Id"]) for r in fresh if r.get("IsDeleted"))
             meetings.extend(self._meetings([r for r in fresh if not r.get("IsDeleted")], roles))
         self._seen.forget_before(newest - self._overlap)

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from prepbot.crm.soql import FieldMapping
@@ -228,6 +229,16 @@ def to_meeting(
         no_show=_no_show(record, mapping),
         travel_distance_km=_distance(record, mapping),
     )
+
+
+def org_date(value: str | None) -> datetime | None:
+    """An HTTP ``Date`` header as an aware UTC datetime (None when absent or unreadable)."""
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
 
 
 def modstamp(record: Record) -> datetime:

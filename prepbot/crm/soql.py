@@ -131,13 +131,28 @@ def by_id_query(mapping: FieldMapping, event_ids: Sequence[str]) -> Soql:
     return Soql(event_select(mapping) + " WHERE Id IN {} ORDER BY Id", (list(event_ids),))
 
 
-def changes_query(mapping: FieldMapping, since: datetime, until: datetime) -> Soql:
-    """Events whose SystemModstamp is in ``[since, until)``; sent to queryAll so deletions show."""
-    where = (
-        f" WHERE SystemModstamp >= {{}} AND SystemModstamp < {{}} AND {NOT_COPIES}"
-        " ORDER BY SystemModstamp, Id"
-    )
-    return Soql(event_select(mapping) + where, (since, until))
+def changes_query(
+    mapping: FieldMapping,
+    since: datetime,
+    until: datetime,
+    starting: tuple[datetime, datetime] | None = None,
+) -> Soql:
+    """Events whose SystemModstamp is in ``[since, until)``; sent to queryAll so deletions show.
+
+    ``starting``: also the Events that start in that window (as ``window_query`` selects them), changed
+    or not: the slice a moving sync window newly covers, read in the same call.
+    """
+    changed = "(SystemModstamp >= {} AND SystemModstamp < {})"
+    args: tuple[object, ...] = (since, until)
+    if starting is not None:
+        d1, d2 = all_day_dates(*starting)
+        changed = (
+            f"({changed} OR (IsAllDayEvent = false AND StartDateTime >= {{}} AND StartDateTime < {{}})"
+            " OR (IsAllDayEvent = true AND ActivityDate >= {} AND ActivityDate <= {}))"
+        )
+        args += (*starting, d1, d2)
+    where = f" WHERE {changed} AND {NOT_COPIES} ORDER BY SystemModstamp, Id"
+    return Soql(event_select(mapping) + where, args)
 
 
 def roles_query(opportunity_ids: Sequence[str]) -> Soql:

@@ -103,10 +103,19 @@ class NoShowFlow:
     # -- planning ---------------------------------------------------------------------------------
 
     def on_meetings(self, meetings: Sequence[Meeting], now: datetime, report: Report) -> None:
-        """Meetings ahead are not missed yet: nothing to plan."""
+        """An incremental sync hands over every Event changed since the last one: marking a meeting
+        missed changes it, so the missed ones within the look-back window are planned here."""
+        if not report.incremental:
+            return  # a window read holds meetings ahead only; after_sync reads the missed ones
+        for meeting in meetings:
+            if meeting.no_show and has_started(meeting, now) and _within(meeting, now - self.lookback):
+                report.planned += self.plan(meeting, now)
 
     def after_sync(self, now: datetime, report: Report) -> None:
-        """Read the meetings marked missed within the look-back window and plan their follow-ups."""
+        """After a window read: read the meetings marked missed within the look-back window and plan
+        their follow-ups (an incremental sync saw them in ``on_meetings``, at no extra call)."""
+        if report.incremental:
+            return
         try:
             missed = [m for m in self.crm.no_shows_between(now - self.lookback, now) if has_started(m, now)]
         except CrmError as exc:
@@ -114,6 +123,11 @@ class NoShowFlow:
             return
         for meeting in missed:
             report.planned += self.plan(meeting, now)
+
+    def after_batch(
+        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
+    ) -> None:
+        """Nothing: follow-ups are done in ``dispatch``."""
 
     def plan(self, meeting: Meeting, now: datetime) -> int:
         """Plan one missed meeting's follow-ups; returns the rows added (0 when already planned)."""
@@ -305,3 +319,10 @@ class NoShowFlow:
     ) -> bool:
         """Settle with the claim's attempt (fencing); False when another worker owns the row now."""
         return self.settler.settle(row, status, now, reason, report, count=count, **extra)
+
+
+def _within(meeting: Meeting, since: datetime) -> bool:
+    """The meeting started at or after ``since`` (all-day ones by their date)."""
+    if meeting.start_at is not None and not meeting.all_day:
+        return meeting.start_at >= since
+    return meeting.activity_date is not None and meeting.activity_date >= since.date()

@@ -20,6 +20,7 @@ from prepbot.prepnote import (
     ScriptLike,
     build_prep_note,
     confirmation_status,
+    confirmation_status_of,
     note_language,
 )
 from prepbot.rendering import Renderer
@@ -33,6 +34,7 @@ ScriptSource = Callable[[Meeting], Sequence[ScriptLike]]
 NoteFinder = Callable[[Sequence[str]], Mapping[str, Sequence[tuple[str, str]]]]
 Timing = Literal["with_confirmation", "on_sync"]
 _GONE = frozenset({Status.SUPERSEDED, Status.CANCELLED})
+_UNSENT = frozenset({Status.PLANNED, Status.CLAIMED, Status.SENDING})
 CHUNK = 200
 
 
@@ -99,16 +101,21 @@ class NoteFlow:
         self.org_time_zone = org_time_zone
         self.defer = defer
         self._deferred: set[str] = set()  # Events whose note this cycle deferred (counted once)
-        # Meetings of this cycle's sync and the confirmation status their note was built with (None:
-        # no note was due): after the dispatch only those whose status moved are rendered again.
-        self._seen: dict[str, tuple[Meeting, ConfirmationStatus | None]] = {}
+        # Events looked at in this cycle: their occurrence and the confirmation status their note
+        # was last considered with. After the dispatch only those whose status moved are read again.
+        # Small tuples, not meetings: memory stays flat in the number of meetings (issue 7).
+        self._seen: dict[str, tuple[str, ConfirmationStatus]] = {}
+        self._done: set[str] = set()  # Events whose note a dispatched batch already wrote
 
     # -- the Flow protocol --------------------------------------------------------------------------
 
     def on_meetings(self, meetings: Sequence[Meeting], now: datetime, report: Report) -> None:
-        """Create or update the notes that are due among these meetings (one API call at most)."""
-        self._seen.update((m.event_id, (m, None)) for m in meetings)
-        self._refresh(meetings, now, report)
+        """Create or update the notes that are due among these meetings (one API call at most).
+
+        A meeting whose confirmation is about to be sent gets its note after the send
+        (``after_batch``): written once, saying "sent at 10:00", not created then updated.
+        """
+        self._refresh(meetings, now, report, before_send=True)
 
     def after_sync(self, now: datetime, report: Report) -> None:
         """Nothing: every meeting was handled chunk by chunk."""
@@ -118,28 +125,29 @@ class NoteFlow:
     ) -> None:
         """Nothing: prep notes have no ledger rows to claim."""
 
+    def after_batch(
+        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
+    ) -> None:
+        """Write the notes of the confirmations this batch handled, with the meetings it read."""
+        ids = sorted({r.key.event_id for r in rows if r.key.kind is MessageKind.CONFIRMATION} & fresh.keys())
+        self._refresh([fresh[e] for e in ids], now, report)
+        self._done.update(ids)
+
     def after_dispatch(self, now: datetime, report: Report) -> None:
-        """Refresh the notes of meetings whose confirmation changed in this dispatch ("sent at 10:00")."""
-        changed = sorted(
-            {
-                row.key.event_id
-                for row in self.ledger.rows(since=now)
-                if row.key.kind is MessageKind.CONFIRMATION
-            }
-        )
-        seen, self._seen = self._seen, {}
-        if not changed:
-            self._deferred.clear()
-            return
-        rows = self._confirmation_rows([e for e in changed if e in seen])
-        meetings = [
-            seen[e][0]
-            for e in changed
-            if e in seen and confirmation_status(seen[e][0], rows.get(e, [])) != seen[e][1]
-        ]
-        meetings.extend(self._read([e for e in changed if e not in seen], report))
-        for start in range(0, len(meetings), CHUNK):
-            self._refresh(meetings[start : start + CHUNK], now, report)
+        """Refresh the notes of meetings whose confirmation changed in this dispatch outside the
+        batches (recovered leases, reconciled moves); only those are read again."""
+        changed = {
+            row.key.event_id
+            for row in self.ledger.rows(since=now)
+            if row.key.kind is MessageKind.CONFIRMATION
+        }
+        seen, done = self._seen, self._done
+        self._seen, self._done = {}, set()
+        pending = sorted(changed - done)
+        rows = self._confirmation_rows([e for e in pending if e in seen])
+        stale = [e for e in pending if e not in seen or _moved(seen[e], rows.get(e, []))]
+        for start in range(0, len(stale), CHUNK):
+            self._refresh(self._read(stale[start : start + CHUNK], report), now, report)
         self._seen.clear()
         self._deferred.clear()
 
@@ -156,7 +164,9 @@ class NoteFlow:
 
     # -- one chunk -----------------------------------------------------------------------------------
 
-    def _refresh(self, meetings: Sequence[Meeting], now: datetime, report: Report) -> None:
+    def _refresh(
+        self, meetings: Sequence[Meeting], now: datetime, report: Report, before_send: bool = False
+    ) -> None:
         if not meetings:
             return
         rows = self._confirmation_rows([m.event_id for m in meetings])
@@ -165,7 +175,8 @@ class NoteFlow:
         for meeting in meetings:
             state = states.get((meeting.event_id, meeting.occurrence))
             mine = rows.get(meeting.event_id, [])
-            if state is None and not self._due(mine, now):
+            self._seen[meeting.event_id] = (meeting.occurrence, confirmation_status(meeting, mine))
+            if state is None and not self._due(mine, now, before_send):
                 continue
             item = self._prepare(meeting, mine, state, report)
             if item is not None:
@@ -186,10 +197,13 @@ class NoteFlow:
                 found.setdefault(row.key.event_id, []).append(row)
         return found
 
-    def _due(self, rows: Sequence[ActionRow], now: datetime) -> bool:
-        """``on_sync``: always. ``with_confirmation``: once the confirmation is due or settled."""
+    def _due(self, rows: Sequence[ActionRow], now: datetime, before_send: bool = False) -> bool:
+        """``on_sync``: always. ``with_confirmation``: once the confirmation is due or settled;
+        ``before_send`` (a sync about to hand it to the sender): only once it is settled."""
         if self.create == "on_sync":
             return True
+        if before_send:
+            return any(row.status not in _UNSENT for row in rows)
         return any(row.status is not Status.PLANNED or row.due_at <= now for row in rows)
 
     def _prepare(
@@ -201,7 +215,6 @@ class NoteFlow:
             report.bump("note_no_record")
             return None
         status = confirmation_status(meeting, rows)
-        self._seen[meeting.event_id] = (meeting, status)
         try:
             scripts = self.scripts(meeting)
             note = build_prep_note(self.renderer, meeting, status, scripts, org_time_zone=self.org_time_zone)
@@ -320,3 +333,9 @@ def playbook_note_scripts(
             raise TemplateError(f"scripts for {meeting.event_id}: {exc}") from None
 
     return scripts
+
+
+def _moved(seen: tuple[str, ConfirmationStatus], rows: Sequence[ActionRow]) -> bool:
+    """The confirmation status of ``seen``'s occurrence is not the one its note was considered with."""
+    occurrence, status = seen
+    return confirmation_status_of(occurrence, rows) != status

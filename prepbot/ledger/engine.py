@@ -102,6 +102,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # WAL + NORMAL: a commit survives a crash of prepbot without an fsync of its own; the WAL is
+        # synced by the next durable transaction (see ``transaction``) and at checkpoints.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -113,13 +116,27 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 @contextmanager
-def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
-    """One transaction; ``write`` transactions hold SQLite's write lock from their start."""
+def transaction(engine: Engine, *, write: bool, durable: bool = False) -> Iterator[Connection]:
+    """One transaction; ``write`` transactions hold SQLite's write lock from their start.
+
+    ``durable``: on SQLite, the commit is synced to disk (``synchronous=FULL``) — for the step
+    before an effect outside the ledger that cannot be taken back (a row marked SENDING before
+    its mail goes out). The WAL is appended in order, so that sync makes every earlier commit
+    durable too; the other commits skip their own fsync (issue 7: it was most of a send's time).
+    PostgreSQL commits are durable as configured on the server.
+    """
     with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection if durable and conn.dialect.name == "sqlite" else None
         if write:
             conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-        with conn.begin():
-            yield conn
+        if raw is not None:
+            raw.execute("PRAGMA synchronous=FULL")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA synchronous=NORMAL")
 
 
 def _alembic_config() -> Config:

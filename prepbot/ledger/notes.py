@@ -71,7 +71,8 @@ class SqlNoteStates(SqlLedgerReads):
             "content_hash": content_hash,
             "updated_at": now,
         }
-        with self._tx(write=True) as conn:
+        # a create about to be attempted is on disk before the create (C6: never two notes)
+        with self._tx(write=True, durable=note_id is None) as conn:
             query = select(notes.c.id).where(notes.c.event_id == event_id).order_by(notes.c.id)
             found = list(conn.execute(self._locked(query)).scalars())
             if not found:

@@ -50,8 +50,8 @@ class SqlLedgerReads:
         self._engine.dispose()
 
     @contextmanager
-    def _tx(self, *, write: bool) -> Iterator[Connection]:
-        with self._errors(), db.transaction(self._engine, write=write) as conn:
+    def _tx(self, *, write: bool, durable: bool = False) -> Iterator[Connection]:
+        with self._errors(), db.transaction(self._engine, write=write, durable=durable) as conn:
             yield conn
 
     def _locked(self, query: Select[Any], *, skip_locked: bool = False) -> Select[Any]:

@@ -183,8 +183,17 @@ class SqlLedger(SqlWorkers):
 
     # -- the worker's side -------------------------------------------------------------------
 
-    def claim_due(self, now: datetime, *, limit: int, lease: timedelta, worker: str) -> list[ActionRow]:
-        """Claim up to ``limit`` PLANNED rows due at ``now``, oldest due first.
+    def claim_due(
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease: timedelta,
+        worker: str,
+        event_ids: Sequence[str] | None = None,
+    ) -> list[ActionRow]:
+        """Claim up to ``limit`` PLANNED rows due at ``now``, oldest due first (only rows of
+        ``event_ids`` when given: the meetings a sync has just read).
 
         Each claimed row gets ``attempt + 1`` (its new fencing token), ``lease_until = now + lease``
         and ``worker``. On PostgreSQL the rows are picked with ``FOR UPDATE SKIP LOCKED`` so
@@ -201,6 +210,8 @@ class SqlLedger(SqlWorkers):
             .order_by(actions.c.due_at, actions.c.id)
             .limit(limit)
         )
+        if event_ids is not None:
+            due = due.where(actions.c.event_id.in_(list(event_ids)))
         with self._tx(write=True) as conn:
             ids = list(conn.execute(self._locked(due, skip_locked=True)).scalars())
             if not ids:
@@ -252,7 +263,8 @@ class SqlLedger(SqlWorkers):
             LedgerStateError: the move is not allowed by the state machine, or there is no such row.
             LedgerError: the database failed.
         """
-        with self._tx(write=True) as conn:
+        # SENDING comes right before a mail leaves: that commit must reach the disk first.
+        with self._tx(write=True, durable=status is Status.SENDING) as conn:
             query = select(actions).where(actions.c.id == row_id)
             current = conn.execute(self._locked(query)).mappings().first()
             if is_replay(current, status, attempt):

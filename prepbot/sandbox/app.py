@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
+from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -239,6 +240,8 @@ class SandboxApp:
             response.content_type = result.content_type
         if limit_header:
             response.headers["Sforce-Limit-Info"] = self.counter.header()
+        # Date and SystemModstamp come from one clock, as in an org: a sync watermark may use both.
+        response.headers["Date"] = format_datetime(self.store.now(), usegmt=True)
         return response
 
 

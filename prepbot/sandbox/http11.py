@@ -20,6 +20,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 log = logging.getLogger(__name__)
 _NO_BODY = (204, 304)
+_OWN_HEADERS = ("content-length", "connection", "date")  # written by _send itself
 
 
 class KeepAliveHandler(WSGIRequestHandler):
@@ -47,15 +48,24 @@ class KeepAliveHandler(WSGIRequestHandler):
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("wsgi.input_terminated", None)
-        status, headers, data = _call_app(self.server.app, environ)
+        try:
+            status, headers, data = _call_app(self.server.app, environ)
+        except Exception:
+            log.exception(
+                "sandbox: unhandled error answering %s %s", self.command, self.path.split("?", 1)[0]
+            )
+            self.close_connection = True
+            status, headers, data = "500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")], b"error"
         self._send(status, headers, data)
 
     def _send(self, status: str, headers: list[tuple[str, str]], data: bytes) -> None:
         code = int(status.split(" ", 1)[0])
         if code in _NO_BODY or self.command == "HEAD":
             data = b""
-        lines = [f"HTTP/1.1 {status}", f"Server: {self.version_string()}", f"Date: {formatdate(usegmt=True)}"]
-        lines += [f"{k}: {v}" for k, v in headers if k.lower() not in ("content-length", "connection")]
+        # The app's Date (the org's clock, which tests may fix) wins over the host's.
+        date = next((v for k, v in headers if k.lower() == "date"), None) or formatdate(usegmt=True)
+        lines = [f"HTTP/1.1 {status}", f"Server: {self.version_string()}", f"Date: {date}"]
+        lines += [f"{k}: {v}" for k, v in headers if k.lower() not in _OWN_HEADERS]
         if code not in _NO_BODY:
             lines.append(f"Content-Length: {len(data)}")
         if self.close_connection:
