@@ -36,7 +36,9 @@ KindOption = Annotated[
 ]
 
 templates_app = typer.Typer(
-    help="Check the templates and the rules, list template variables.", no_args_is_help=True
+    help="Check the templates and the rules, list template variables.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 

@@ -19,7 +19,9 @@ from prepbot.sandbox.limits import DEFAULT_DAILY_API_LIMIT
 
 log = logging.getLogger(__name__)
 sandbox_app = typer.Typer(
-    help="A local Salesforce-compatible org (HTTPS) with an SMTP sink.", no_args_is_help=True
+    help="A local Salesforce-compatible org (HTTPS) with an SMTP sink.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 
 CONFIG_TEMPLATE = """\
