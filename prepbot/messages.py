@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import unicodedata
 from collections.abc import Collection
 from datetime import UTC, datetime
 from email import policy
+from email.generator import BytesGenerator
 from email.header import decode_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime
+from weakref import WeakKeyDictionary
 
 from prepbot.domain import ActionKey, OutgoingMessage
 from prepbot.errors import MessageError
@@ -163,14 +166,36 @@ def _checked_extra_value(name: str, value: str) -> str:
     return value
 
 
+# Built messages and the bytes their header check re-parsed: the transport sends exactly those bytes
+# (checked, and serialised once instead of twice: issue 7). Keyed weakly: gone with the message.
+_WIRE: WeakKeyDictionary[EmailMessage, tuple[tuple[str, ...], bytes]] = WeakKeyDictionary()
+
+
 def _verify_headers(msg: EmailMessage) -> None:
     """Serialise, re-parse, and compare: a folding bug must neither add a header nor change a value."""
     expected = [name.lower() for name in msg]
-    parsed = BytesHeaderParser(policy=policy.default).parsebytes(msg.as_bytes())
+    wire = _flatten(msg)
+    parsed = BytesHeaderParser(policy=policy.default).parsebytes(wire)
     if [name.lower() for name in parsed] != expected:
         raise MessageError("the serialised message does not re-parse to the headers that were set")
     if str(parsed["Subject"]) != str(msg["Subject"]):
         raise MessageError("the serialised Subject does not re-parse to the subject that was set")
+    _WIRE[msg] = (tuple(msg.keys()), wire)
+
+
+def _flatten(msg: EmailMessage) -> bytes:
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, policy=msg.policy).flatten(msg, linesep="\r\n")
+    return buffer.getvalue()
+
+
+def checked_bytes(msg: EmailMessage) -> bytes | None:
+    """The CRLF bytes :func:`build_email` checked for ``msg``, if it built it and its headers are
+    unchanged since (else None: serialise it again)."""
+    found = _WIRE.get(msg)
+    if found is None or found[0] != tuple(msg.keys()):
+        return None
+    return found[1]
 
 
 def build_message(message: OutgoingMessage) -> EmailMessage:

@@ -275,6 +275,14 @@ class Ledger(Protocol):
         """
         ...
 
+    def save_note_states(self, states: Sequence[NoteState]) -> None:
+        """``save_note_state`` for many meetings in one transaction.
+
+        Raises:
+            LedgerError: the database failed.
+        """
+        ...
+
     def heartbeat(self, worker: WorkerInfo, now: datetime) -> None:
         """Record that this process is alive at ``now`` (insert or refresh its row).
 

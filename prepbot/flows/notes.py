@@ -262,9 +262,9 @@ class NoteFlow:
         """One ``save_notes`` call for the chunk; the state is stored per note as results come back."""
         if not work:
             return
-        for item in work:
-            if item.record.note_id is None:  # remember the attempt first: a crash now must not duplicate
-                self._store(item, None, "", now)
+        # remember the attempts first, in one durable commit: a crash now must not duplicate
+        pending = [self._state(item, None, "", now) for item in work if item.record.note_id is None]
+        self.ledger.save_note_states(pending)
         try:
             results = self.crm.save_notes([item.record for item in work])
             failpoints.hit("after_note_create")
@@ -273,26 +273,25 @@ class NoteFlow:
             hint = "retried next cycle" if exc.retryable else "permanent: let prepbot's user write notes"
             report.errors.append(f"prep notes not written ({exc}); {hint}")
             return
+        stored: list[NoteState] = []
         for item, result in zip(work, results, strict=True):
             created = item.record.note_id is None
             if result.ok and result.id:
-                self._store(item, result.id, item.note.content_hash, now)
+                stored.append(self._state(item, result.id, item.note.content_hash, now))
                 report.bump("note_created" if created else "note_updated")
                 continue
             if result.id:  # saved but not linked: keep the Id (never create it twice), retry the content
-                self._store(item, result.id, "", now)
+                stored.append(self._state(item, result.id, "", now))
             why = f"{result.error_code} {result.message or ''}".strip()
             report.errors.append(f"prep note for {item.meeting.event_id} refused: {why}")
             report.bump("note_failed")
+        self.ledger.save_note_states(stored)
 
-    def _store(self, item: _Work, note_id: str | None, content_hash: str, now: datetime) -> None:
-        self.ledger.save_note_state(
-            item.meeting.event_id,
-            item.meeting.occurrence,
-            linked_entity_id=item.record.linked_entity_id,
-            note_id=note_id,
-            content_hash=content_hash,
-            now=now,
+    @staticmethod
+    def _state(item: _Work, note_id: str | None, content_hash: str, now: datetime) -> NoteState:
+        meeting = item.meeting
+        return NoteState(
+            meeting.event_id, meeting.occurrence, item.record.linked_entity_id, note_id, content_hash, now
         )
 
 

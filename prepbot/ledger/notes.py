@@ -63,25 +63,41 @@ class SqlNoteStates(SqlLedgerReads):
         Raises:
             LedgerError: the database failed.
         """
-        values = {
-            "event_id": event_id,
-            "occurrence": occurrence,
-            "linked_entity_id": linked_entity_id,
-            "note_id": note_id,
-            "content_hash": content_hash,
-            "updated_at": now,
-        }
+        self.save_note_states(
+            [NoteState(event_id, occurrence, linked_entity_id, note_id, content_hash, now)]
+        )
+
+    def save_note_states(self, states: Sequence[NoteState]) -> None:
+        """:meth:`save_note_state` for many meetings in one transaction (``updated_at`` as given).
+
+        Raises:
+            LedgerError: the database failed.
+        """
+        if not states:
+            return
         # a create about to be attempted is on disk before the create (C6: never two notes)
-        with self._tx(write=True, durable=note_id is None) as conn:
-            query = select(notes.c.id).where(notes.c.event_id == event_id).order_by(notes.c.id)
-            found = list(conn.execute(self._locked(query)).scalars())
-            if not found:
-                self._insert_state(conn, values)
-                return
-            keep, *extra = found
-            if extra:  # cannot happen through this method; heal rather than carry two states
-                conn.execute(delete(notes).where(notes.c.id.in_(extra)))
-            conn.execute(update(notes).where(notes.c.id == keep).values(**values))
+        with self._tx(write=True, durable=any(s.note_id is None for s in states)) as conn:
+            for state in states:
+                self._store_state(conn, state)
+
+    def _store_state(self, conn: Connection, state: NoteState) -> None:
+        values = {
+            "event_id": state.event_id,
+            "occurrence": state.occurrence,
+            "linked_entity_id": state.linked_entity_id,
+            "note_id": state.note_id,
+            "content_hash": state.content_hash,
+            "updated_at": state.updated_at,
+        }
+        query = select(notes.c.id).where(notes.c.event_id == state.event_id).order_by(notes.c.id)
+        found = list(conn.execute(self._locked(query)).scalars())
+        if not found:
+            self._insert_state(conn, values)
+            return
+        keep, *extra = found
+        if extra:  # cannot happen through this method; heal rather than carry two states
+            conn.execute(delete(notes).where(notes.c.id.in_(extra)))
+        conn.execute(update(notes).where(notes.c.id == keep).values(**values))
 
     def _insert_state(self, conn: Connection, values: dict[str, Any]) -> None:
         # Two workers storing the same new meeting at once: the UNIQUE key absorbs the second.

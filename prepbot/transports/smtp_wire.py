@@ -26,6 +26,7 @@ from prepbot.errors import (
     DeliveryTlsError,
     DeliveryUnavailableError,
 )
+from prepbot.messages import checked_bytes
 
 Security = Literal["starttls", "tls", "none"]
 
@@ -125,12 +126,15 @@ def encode_payload(message: EmailMessage, *, utf8: bool = False) -> bytes:
         message = copy.copy(message)
         del message["Bcc"]
         del message["Resent-Bcc"]
-    policy = message.policy
-    if utf8 and isinstance(policy, EmailPolicy):  # RFC 6532 headers, only when SMTPUTF8 is used
-        policy = policy.clone(utf8=True)
-    buffer = io.BytesIO()
-    BytesGenerator(buffer, policy=policy).flatten(message, linesep="\r\n")
-    data = _LEADING_DOT.sub(b"..", _LINE_END.sub(b"\r\n", buffer.getvalue()))
+    data = None if utf8 else checked_bytes(message)  # the bytes build_email checked, when unchanged
+    if data is None:
+        policy = message.policy
+        if utf8 and isinstance(policy, EmailPolicy):  # RFC 6532 headers, only when SMTPUTF8 is used
+            policy = policy.clone(utf8=True)
+        buffer = io.BytesIO()
+        BytesGenerator(buffer, policy=policy).flatten(message, linesep="\r\n")
+        data = buffer.getvalue()
+    data = _LEADING_DOT.sub(b"..", _LINE_END.sub(b"\r\n", data))
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"
