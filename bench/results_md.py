@@ -17,6 +17,7 @@ from bench.results_tables import (
     n_,
     naive_table,
     render_table,
+    sandbox_table,
     startup_table,
     throughput_table,
     work_table,
@@ -95,7 +96,8 @@ def render_results(r: dict[str, Any]) -> tuple[str, list[Verdict]]:
         "## 3. Memory\n\n" + memory,
         "## 4. Rendering\n\n" + render_table(r),
         "## 5. Start-up\n\n" + start,
-        f"## Sandbox\n\nSeeding the org took {seeding} (before each tick, not timed in it).",
+        f"## Sandbox\n\nSeeding the org took {seeding} (before each tick, not timed in it).\n\n"
+        + sandbox_table(r),
     ]
     return "\n\n".join(parts) + "\n", verdicts
 

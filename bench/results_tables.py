@@ -222,3 +222,32 @@ def workers_table(r: dict[str, Any]) -> str:
         f"\n\n`bench.scale_workers.measure(workers, {n_(r['workers_n'])})`: a planner and W `prepbot run "
         "--role worker` processes on one PostgreSQL ledger, one sandbox org + SMTP sink."
     )
+
+
+def sandbox_table(r: dict[str, Any]) -> str:
+    """The sandbox's own wall and CPU time per phase (bench.sandbox_profile), to show it is not the limit."""
+    sb = r.get("sandbox")
+    if not sb:
+        return "Not run."
+    if "error" in sb:
+        return error_text(sb)
+    rows = [
+        f"| {label} | {sb[key]['calls']} | {sb[key]['seconds']} | {sb[key]['sandbox_cpu_seconds']} "
+        f"| {sb[key]['sandbox_cpu_seconds'] * 1000 / sb['meetings']:.3f} | {sb[key]['records_per_second']} |"
+        for label, key in (
+            ("query pages (prepbot's window query)", "query"),
+            ("Tasks, 200 a call", "tasks"),
+            ("notes + links, one composite per 200", "notes"),
+        )
+    ]
+    rows.append(
+        f"| SMTP sink (smtplib loop) | — | — | — | {sb['smtp_sandbox_cpu_ms_per_message']} "
+        f"| {sb['smtp_messages_per_second']} msg/s |"
+    )
+    note = (
+        f"`bench.sandbox_profile` at {n_(sb['meetings'])} meetings, over HTTPS on one keep-alive connection; "
+        f"seeding took {sb['seed_seconds']} s. CPU = the sandbox process's own user + system time, which the "
+        "load of a shared machine does not inflate."
+    )
+    header = "| phase | calls | wall (s) | sandbox CPU (s) | sandbox CPU ms / meeting | records/s |"
+    return _table(header, "|---|---:|---:|---:|---:|---:|", rows, note)

@@ -31,7 +31,17 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, 
     """Run the harness once, tiny: (RESULTS.md text, the JSON figures)."""
     folder = tmp_path_factory.mktemp("bench")
     out, figures = folder / "RESULTS.md", folder / "bench.json"
-    args = ["--sizes", str(N), "--naive-sizes", str(N), "--no-workers", "--startup-runs", "1"]
+    args = [
+        "--sizes",
+        str(N),
+        "--naive-sizes",
+        str(N),
+        "--sandbox-n",
+        str(N),
+        "--no-workers",
+        "--startup-runs",
+        "1",
+    ]
     args += ["--render-seconds", "0.1", "--out", str(out), "--json", str(figures)]
     subprocess.run(
         [sys.executable, "-m", "bench", *args], cwd=ROOT, check=True, capture_output=True, timeout=300
@@ -76,3 +86,4 @@ def test_the_smtp_loop_stores_every_message_and_every_measure_is_positive(
     assert figures["render"]["prep_note"]["renders"] > 0
     assert figures["startup"]["median_ms"] > 0
     assert figures["startup"]["imports"]
+    assert figures["sandbox"]["tasks"]["calls"] == 1  # 20 Tasks: one collection
