@@ -143,9 +143,10 @@ class NoteFlow:
         }
         seen, done = self._seen, self._done
         self._seen, self._done = {}, set()
-        pending = sorted(changed - done)
-        rows = self._confirmation_rows([e for e in pending if e in seen])
-        stale = [e for e in pending if e not in seen or _moved(seen[e], rows.get(e, []))]
+        rows = self._confirmation_rows(sorted(changed - done))
+        # an Event whose rows are all superseded or cancelled has no note to refresh (deleted: no read)
+        pending = sorted(rows)
+        stale = [e for e in pending if e not in seen or _moved(seen[e], rows[e])]
         for start in range(0, len(stale), CHUNK):
             self._refresh(self._read(stale[start : start + CHUNK], report), now, report)
         self._seen.clear()

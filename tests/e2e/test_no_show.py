@@ -121,3 +121,20 @@ def test_the_command_refuses_a_meeting_that_has_not_started_and_an_unknown_id(pr
     unknown = no_show(bot, "00U000000000000AAA")
     assert unknown.exit_code == 2 and "no Event with Id" in unknown.output
     assert bot.messages() == [] and tasks(bot, "Task") == [] and bot.log() == []
+
+
+def test_a_meeting_marked_no_show_after_the_last_sync_is_found_by_the_one_read_of_what_changed(
+    prepbot_org: Any,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    bot = start(prepbot_org, [event("olga", MISSED)])
+    bot.org.set_now(datetime.now(UTC) + timedelta(hours=1))  # booked a while ago
+    bot.tick(BEFORE)  # the whole window is read; nothing missed yet
+    bot.org.client().Event.update(bot.event_id("olga@agro.test"), {"Meeting_Outcome__c": "No Show"})
+    before = bot.org.api_calls.used
+    bot.tick(AFTER)  # an incremental sync: the marked Event is among what changed
+    checks = 1  # has the client booked a new meeting since? (no email then)
+    writes = 2  # the owner's call Task, and the email's Task
+    assert bot.org.api_calls.used - before == 1 + checks + writes  # no no-show query of its own
+    assert bot.recipients() == ["olga@agro.test"] and len(tasks(bot, "Task")) == 1
