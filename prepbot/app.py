@@ -31,7 +31,7 @@ from prepbot.flows.noshow import NoShowFlow
 from prepbot.flows.noshow_compose import NoShowWriter, playbook_scripts
 from prepbot.flows.notes import NoteFlow, playbook_note_scripts
 from prepbot.ledger.sql import SqlLedger
-from prepbot.messages import build_email
+from prepbot.messages import build_email, checked_bytes
 from prepbot.planner import Audience
 from prepbot.playbooks import load_playbook
 from prepbot.ports import Clock, Transport
@@ -164,6 +164,7 @@ def build_transport(settings: Settings, clock: Clock, crm: SalesforceCrm | None 
         timeout=s.timeout_seconds,
         ca_bundle=str(s.ca_bundle) if s.ca_bundle else None,
         build=build,
+        wire=checked_bytes,
         failpoint=failpoints.hit,
     )
 

@@ -13,7 +13,7 @@ import pytest
 from prepbot.context import build_confirmation_context
 from prepbot.domain import ActionKey, MessageKind, OutgoingMessage
 from prepbot.errors import MessageError
-from prepbot.messages import build_email, clean_header_text, make_message_id
+from prepbot.messages import build_email, checked_bytes, clean_header_text, make_message_id
 from prepbot.rendering import Renderer, shipped_templates_dir
 from prepbot.samples import SAMPLE_SEND_AT, SAMPLE_ZONE, sample_meeting
 
@@ -193,3 +193,11 @@ def test_a_long_cyrillic_subject_keeps_every_space_after_the_round_trip() -> Non
     )
     raw = build_email(message, sent_at=datetime(2026, 12, 1, 9, 0, tzinfo=UTC)).as_bytes()
     assert BytesParser(policy=policy.default).parsebytes(raw)["Subject"] == subject
+
+
+def test_the_checked_bytes_are_the_message_and_are_dropped_once_a_header_changes() -> None:
+    msg = build_email(outgoing(), sent_at=SENT_AT)
+    wire = checked_bytes(msg)
+    assert wire is not None and wire == msg.as_bytes()  # what the header check re-parsed is sent
+    msg["Bcc"] = "someone@example.org"  # changed after the check: serialised (and Bcc-stripped) again
+    assert checked_bytes(msg) is None

@@ -37,6 +37,7 @@ from prepbot.transports.smtp_wire import (
 log = logging.getLogger(__name__)
 
 Build = Callable[[OutgoingMessage], EmailMessage]
+Wire = Callable[[EmailMessage], "bytes | None"]  # the bytes a builder already serialised and checked
 Failpoint = Callable[[str], None]
 DataEnd = Callable[[], None]
 Outcome = DeliveryReceipt | DeliveryError
@@ -80,6 +81,7 @@ class SmtpTransport:
         build: Build | None = None,
         failpoint: Failpoint | None = None,
         clock: Clock | None = None,
+        wire: Wire | None = None,
     ) -> None:
         """Validate the settings; no connection is opened until the first send.
 
@@ -103,6 +105,8 @@ class SmtpTransport:
             failpoint: called with ``"before_data_end"`` and ``"after_smtp_250"``; for
                 crash tests. It may raise; the connection is then dropped.
             clock: source of the receipt's ``accepted_at`` (default: the system clock, UTC).
+            wire: returns the bytes ``build`` serialised (and checked) for a message, or None:
+                sent as they are instead of serialising the message a second time.
 
         Raises:
             ConfigError: a setting is invalid; the message names the ``smtp.*`` key.
@@ -124,6 +128,7 @@ class SmtpTransport:
         self._tls = None if security == "none" else tls_context(ca_bundle)
         self._redact = Redactor(username, password)
         self._build = build or _default_build
+        self._wire = wire
         self._failpoint = failpoint or _no_failpoint
         self._clock = clock
         self._smtp: smtplib.SMTP | None = None
@@ -185,7 +190,8 @@ class SmtpTransport:
         if not rcpts:
             raise ValueError("send_many needs at least one recipient")
         sender = self._settings.envelope_sender or message.from_address
-        envelope = make_envelope(self._build(message), sender, rcpts)
+        built = self._build(message)
+        envelope = make_envelope(built, sender, rcpts, self._wire(built) if self._wire else None)
         with self._lock:
             try:
                 return self._transaction(message, envelope, on_data_end)

@@ -26,7 +26,6 @@ from prepbot.errors import (
     DeliveryTlsError,
     DeliveryUnavailableError,
 )
-from prepbot.messages import checked_bytes
 
 Security = Literal["starttls", "tls", "none"]
 
@@ -98,8 +97,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def make_envelope(message: EmailMessage, sender: str, recipients: Sequence[str]) -> Envelope:
-    """Check the envelope addresses and encode ``message`` for DATA.
+def make_envelope(
+    message: EmailMessage, sender: str, recipients: Sequence[str], serialised: bytes | None = None
+) -> Envelope:
+    """Check the envelope addresses and encode ``message`` for DATA (from ``serialised``, its CRLF
+    bytes as already made by the builder, when given).
 
     Raises:
         DeliveryRejectedError: an address is empty or has spaces, control characters or angle
@@ -109,7 +111,7 @@ def make_envelope(message: EmailMessage, sender: str, recipients: Sequence[str])
         if not _is_address(address):
             raise DeliveryRejectedError(f"smtp envelope: invalid address {address[:80]!r}")
     smtputf8 = not all(address.isascii() for address in (sender, *recipients))
-    payload = encode_payload(message, utf8=smtputf8)
+    payload = encode_payload(message, utf8=smtputf8, serialised=serialised)
     return Envelope(sender, tuple(recipients), payload, smtputf8, not payload.isascii())
 
 
@@ -117,16 +119,17 @@ def _is_address(address: str) -> bool:
     return "@" in address and not _BAD_ADDRESS_CHARS.search(address)
 
 
-def encode_payload(message: EmailMessage, *, utf8: bool = False) -> bytes:
+def encode_payload(message: EmailMessage, *, utf8: bool = False, serialised: bytes | None = None) -> bytes:
     """RFC 5321 DATA bytes: CRLF line ends, dot-stuffed (§4.5.2), ending in ``CRLF.CRLF``.
 
     Bcc headers are removed, as ``smtplib.send_message`` does.
     """
     if message["Bcc"] is not None or message["Resent-Bcc"] is not None:
+        serialised = None  # those bytes carry the Bcc
         message = copy.copy(message)
         del message["Bcc"]
         del message["Resent-Bcc"]
-    data = None if utf8 else checked_bytes(message)  # the bytes build_email checked, when unchanged
+    data = None if utf8 else serialised  # the builder's checked bytes: sent as they are
     if data is None:
         policy = message.policy
         if utf8 and isinstance(policy, EmailPolicy):  # RFC 6532 headers, only when SMTPUTF8 is used
