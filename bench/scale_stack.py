@@ -128,9 +128,16 @@ class Process:
     proc: subprocess.Popen[bytes]
     log: Path
     stopped: bool = False  # SIGSTOPped right now
+    log_from: int = 0  # where this process's lines start in the (appended) log
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def running(self) -> bool:
+        """Its scheduler has started (so SIGTERM is a clean stop, not the default action)."""
+        with self.log.open("rb") as fh:
+            fh.seek(self.log_from)
+            return b"prepbot running as" in fh.read()
 
 
 @dataclass
@@ -202,6 +209,7 @@ class Stack:
         logs = self.folder / "logs"
         logs.mkdir(exist_ok=True)
         log = logs / f"{name}.log"
+        offset = log.stat().st_size if log.exists() else 0
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 [*PREPBOT_RUN, "--config", str(self.config), "--role", role, "--name", name],
@@ -210,7 +218,7 @@ class Stack:
                 cwd=ROOT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
-        process = Process(name, role, proc, log)
+        process = Process(name, role, proc, log, log_from=offset)
         self.processes.append(process)
         return process
 
@@ -237,6 +245,12 @@ class Stack:
             with contextlib.suppress(ProcessLookupError):
                 process.proc.send_signal(signal.SIGCONT)
             process.stopped = False
+
+    def wait_running(self, timeout: float = 120) -> None:
+        """Until every live process has started its scheduler (a restart may still be booting)."""
+        deadline = time.monotonic() + timeout
+        while not all(p.running() for p in self.processes if p.alive()) and time.monotonic() < deadline:
+            time.sleep(0.2)
 
     def terminate_all(self, timeout: float = 60) -> dict[str, int | None]:
         """SIGCONT, then SIGTERM every process (a clean stop) and wait; SIGKILL what does not stop."""

@@ -103,12 +103,13 @@ def measure(workers: int, n: int, *, timeout: float = 1800.0, folder: Path | Non
 def table(rows: list[dict[str, Any]]) -> str:
     """The Markdown table of the runs."""
     lines = [
-        "| workers | meetings | delivered | logged | send phase (s) | messages/s | end to end (s) |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| workers | meetings | delivered | logged | other rows | send phase (s) | messages/s | end to end (s) |",  # noqa: E501
+        "|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in rows:
+        other = ", ".join(f"{state} {count}" for state, count in r.get("other", {}).items()) or "-"
         lines.append(
-            f"| {r['workers']} | {r['meetings']} | {r['delivered']} | {r['logged']} | "
+            f"| {r['workers']} | {r['meetings']} | {r['delivered']} | {r['logged']} | {other} | "
             f"{r['send_seconds']} | {r['messages_per_second']} | {r['end_to_end_seconds']} |"
         )
     return "\n".join(lines)

@@ -91,6 +91,8 @@ def run_forever(member: Member, settings: Settings) -> None:
     scheduler = build_scheduler(member, settings)
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        if not scheduler.running:  # a second signal while the first waits for the cycle
+            return
         log.info("signal %s: stopping after the current cycle", signum)
         scheduler.shutdown(wait=True)
 

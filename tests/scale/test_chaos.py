@@ -147,6 +147,7 @@ def test_four_workers_and_two_planners_under_kills_and_pauses_send_every_confirm
         run_with_chaos(stack, chaos, deadline)
         final = wait_settled(stack, deadline)
         elapsed = time.monotonic() - started
+        stack.wait_running()
         codes = stack.terminate_all()
         found = verdict(stack)
         left = stack_workers(stack)
