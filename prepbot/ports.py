@@ -203,6 +203,10 @@ class Ledger(Protocol):
         to PLANNED, the ``resend`` policy). Returns both counts."""
         ...
 
+    def changed_events(self, since: datetime, kind: MessageKind) -> list[str]:
+        """The Event Ids with a row of ``kind`` changed at or after ``since``."""
+        ...
+
     def get(self, key: ActionKey) -> ActionRow | None:
         """The row with this key, if any."""
         ...

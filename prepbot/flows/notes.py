@@ -136,11 +136,7 @@ class NoteFlow:
     def after_dispatch(self, now: datetime, report: Report) -> None:
         """Refresh the notes of meetings whose confirmation changed in this dispatch outside the
         batches (recovered leases, reconciled moves); only those are read again."""
-        changed = {
-            row.key.event_id
-            for row in self.ledger.rows(since=now)
-            if row.key.kind is MessageKind.CONFIRMATION
-        }
+        changed = set(self.ledger.changed_events(now, MessageKind.CONFIRMATION))
         seen, done = self._seen, self._done
         self._seen, self._done = {}, set()
         rows = self._confirmation_rows(sorted(changed - done))

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
-from prepbot.domain import ActionKey, ActionRow, Status, Transition
+from prepbot.domain import ActionKey, ActionRow, MessageKind, Status, Transition
 from prepbot.ledger import engine as db
 from prepbot.ledger.rows import chunks, to_action_row, to_transition
 from prepbot.ledger.schema import actions, events_log, watermarks
@@ -116,6 +116,22 @@ class SqlLedgerReads:
         if limit is not None:
             query = query.limit(limit)
         return self._select_rows(query)
+
+    def changed_events(self, since: datetime, kind: MessageKind) -> list[str]:
+        """The Event Ids with a row of ``kind`` changed at or after ``since`` (ids only: a day's
+        worth of rows is never held in memory for this).
+
+        Raises:
+            LedgerError: the database failed.
+        """
+        query = (
+            select(actions.c.event_id)
+            .where(actions.c.updated_at >= since, actions.c.kind == kind.value)
+            .distinct()
+            .order_by(actions.c.event_id)
+        )
+        with self._tx(write=False) as conn:
+            return [str(event_id) for event_id in conn.execute(query).scalars()]
 
     def get(self, key: ActionKey) -> ActionRow | None:
         """The row with this key, if any.

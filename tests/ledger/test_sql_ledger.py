@@ -509,3 +509,17 @@ def test_repr_hides_the_password() -> None:
 def test_sql_ledger_implements_the_ledger_port(ledger: SqlLedger) -> None:
     port: Ledger = ledger  # mypy checks the structural match with prepbot.ports.Ledger
     assert port.counts_by_status() == dict.fromkeys(Status, 0)
+
+
+def test_changed_events_lists_each_event_once_with_rows_of_the_kind_changed_since(ledger: SqlLedger) -> None:
+    early, late = key("00U000000000001"), key("00U000000000002")
+    other_kind = key("00U000000000003", kind=MessageKind.NO_SHOW_TASK)
+    ledger.plan([planned(early)], NOW - timedelta(hours=1))
+    ledger.plan([planned(late), planned(late_twin := key("00U000000000002", recipient="b@x.nl"))], NOW)
+    ledger.plan([planned(other_kind)], NOW)
+    assert late_twin.event_id == late.event_id
+    assert ledger.changed_events(NOW, MessageKind.CONFIRMATION) == ["00U000000000002"]
+    assert ledger.changed_events(NOW - timedelta(hours=2), MessageKind.CONFIRMATION) == [
+        "00U000000000001",
+        "00U000000000002",
+    ]
