@@ -107,7 +107,7 @@ class Member:
         assert self.lease is not None, "a worker has no sync job"
         try:
             leading = self.lease.held() or self.lease.acquire()
-        except PrepbotError as exc:
+        except (PrepbotError, OSError) as exc:  # OSError: SQLite's lock file cannot be created
             log.warning("planner lease unavailable, retried at the next tick: %s", exc)
             leading = False
         if leading != self.leading:
