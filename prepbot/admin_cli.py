@@ -328,6 +328,7 @@ def status(
 ) -> None:
     """Counts per status; in-doubt and failed rows first with what to do; the next planned sends; the
     live prepbot processes (name, role, host, pid, last heartbeat, claims) and which one plans."""
+    from prepbot.admin_io import status_workers
     from prepbot.admin_views import status_view
     from prepbot.domain import Status
 
@@ -347,7 +348,7 @@ def status(
             attention,
             ledger.open_rows(),
             latest[0] if latest else None,
-            workers=_workers(settings, ledger.workers()),
+            workers=status_workers(settings, ledger.workers()),
         )
     finally:
         ledger.close()
@@ -357,18 +358,6 @@ def status(
     from prepbot.admin_io import print_status
 
     print_status(view)
-
-
-def _workers(settings: Settings, rows: Any) -> Any:
-    from datetime import UTC, timedelta
-
-    from prepbot.admin_views import stale_after, worker_lines
-
-    s = settings.schedule
-    stale = stale_after(
-        timedelta(seconds=s.sync_interval_seconds), timedelta(seconds=s.dispatch_interval_seconds)
-    )
-    return worker_lines(rows, datetime.now(UTC), stale)
 
 
 def log_filter(settings: Settings, day: str | None, since: str | None) -> tuple[Any, datetime | None]:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from prepbot.admin_views import PlanLine, Planning, StatusView, WorkerLine, ago_text, day_window, plan_day
+from prepbot.admin_views import (
+    PlanLine,
+    Planning,
+    StatusView,
+    WorkerLine,
+    ago_text,
+    day_window,
+    plan_day,
+    stale_after,
+    worker_lines,
+)
 from prepbot.app import build_audience, build_composer, build_crm, build_policy
 from prepbot.config import Settings
+from prepbot.domain import WorkerRow
 
 
 def run_plan(settings: Settings, day: date, now: datetime) -> list[PlanLine]:
@@ -87,6 +99,15 @@ def print_status(view: StatusView) -> None:
                 row.time_zone or "",
             )
         console.print(table)
+
+
+def status_workers(settings: Settings, rows: Iterable[WorkerRow]) -> list[WorkerLine]:
+    """The ledger's processes as `prepbot status` shows them, stale after 3x the longer interval."""
+    s = settings.schedule
+    stale = stale_after(
+        timedelta(seconds=s.sync_interval_seconds), timedelta(seconds=s.dispatch_interval_seconds)
+    )
+    return worker_lines(rows, datetime.now(UTC), stale)
 
 
 def print_workers(console: Console, workers: list[WorkerLine]) -> None:
