@@ -31,6 +31,8 @@ class Cycles(Protocol):
 
     def dispatch(self, now: datetime) -> Report: ...
 
+    def request_stop(self) -> None: ...
+
 
 def jobs_for(role: Role) -> tuple[str, ...]:
     """The scheduler jobs of a role: a planner syncs (reads the org, plans), a worker dispatches."""

@@ -93,7 +93,8 @@ def run_forever(member: Member, settings: Settings) -> None:
     def stop(signum: int, frame: FrameType | None) -> None:
         if not scheduler.running:  # a second signal while the first waits for the cycle
             return
-        log.info("signal %s: stopping after the current cycle", signum)
+        log.info("signal %s: stopping after the current batch", signum)
+        member.cycles.request_stop()  # a long dispatch ends after its batch, not after all that is due
         scheduler.shutdown(wait=True)
 
     signal.signal(signal.SIGTERM, stop)

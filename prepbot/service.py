@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -84,6 +86,13 @@ def _starts_in(meeting: Meeting, start: datetime, end: datetime) -> bool:
     return day is not None and (start - timedelta(days=1)).date() <= day <= (end + timedelta(days=1)).date()
 
 
+def _later(now: datetime, started: float) -> datetime:
+    """``now`` moved on by the time this cycle has run: a claim made minutes into a long cycle
+    gets a lease from when it is made, not one that is already over (issue 8: another process
+    would recover the rows while they are being sent)."""
+    return now + timedelta(seconds=time.monotonic() - started)
+
+
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """Successive lists of at most ``size`` items (streams: never holds more than one chunk)."""
     iterator = iter(items)
@@ -118,10 +127,16 @@ class Service:
         self.flows = list(flows)
         self._relay_down = True  # sync(send=True) sends until the relay says it is unusable
         self.relay_unusable = False  # within one tick: the sync's sends found the relay unusable
+        self._stop = threading.Event()  # set by request_stop(): end the cycle after this batch
         self.settler = Settler(ledger, cadence)
         self.in_doubt_alerts = InDoubtAlerts(
             crm=crm, ledger=ledger, composer=composer, batch_size=cadence.batch_size
         )
+
+    def request_stop(self) -> None:
+        """Finish the batch being sent and claim no more (SIGTERM: stop within one batch, not after
+        everything due; the rest stays planned in the ledger for the next process)."""
+        self._stop.set()
 
     # -- sync -------------------------------------------------------------------------------------
 
@@ -246,10 +261,11 @@ class Service:
             return
         fresh = {m.event_id: m for m in meetings}
         ids = sorted(fresh)
-        while not self._relay_down:
-            cadence = self.cadence
+        started = time.monotonic()
+        while not self._relay_down and not self._stop.is_set():
+            cadence, at = self.cadence, _later(now, started)
             rows = self.ledger.claim_due(
-                now, limit=cadence.batch_size, lease=cadence.lease, worker=self.worker, event_ids=ids
+                at, limit=cadence.batch_size, lease=cadence.lease, worker=self.worker, event_ids=ids
             )
             report.claimed += len(rows)
             if not rows:
@@ -307,9 +323,14 @@ class Service:
         self._recover(now)
         if self.cadence.in_doubt_policy != "resend":
             self.in_doubt_alerts.alert(now, report)
-        while not self.relay_unusable:  # a tick whose sync found the relay unusable does not retry it
+        started = time.monotonic()
+        # a tick whose sync found the relay unusable does not retry it; a stop request ends the cycle
+        while not self.relay_unusable and not self._stop.is_set():
             rows = self.ledger.claim_due(
-                now, limit=self.cadence.batch_size, lease=self.cadence.lease, worker=self.worker
+                _later(now, started),
+                limit=self.cadence.batch_size,
+                lease=self.cadence.lease,
+                worker=self.worker,
             )
             report.claimed += len(rows)
             if rows:
@@ -487,11 +508,14 @@ class Service:
                 report.errors.append(f"Task for {row.key.event_id} refused: {result.error_code}")
 
     def _relog_sent(self, now: datetime, report: Report) -> None:
-        """Rows sent in an earlier cycle whose Task was not written: write it now (re-rendered)."""
+        """Rows sent more than a lease ago whose Task was not written: write it now (re-rendered)."""
         pending = [
             row for row in self.ledger.rows(status=Status.SENT) if row.key.kind is MessageKind.CONFIRMATION
         ]
-        pending = [row for row in pending if row.sent_at is None or row.sent_at < now]
+        # Rows another live worker sent moments ago are its to log (it does so right after its
+        # batch); only those older than a lease are adopted: their sender crashed or the org was down.
+        grace = now - self.cadence.lease
+        pending = [row for row in pending if row.sent_at is None or row.sent_at < grace]
         for chunk in chunked(pending, self.cadence.batch_size):
             try:
                 fresh = self.crm.meetings_by_id(sorted({row.key.event_id for row in chunk}))

@@ -63,9 +63,7 @@ class SqlNoteStates(SqlLedgerReads):
         Raises:
             LedgerError: the database failed.
         """
-        self.save_note_states(
-            [NoteState(event_id, occurrence, linked_entity_id, note_id, content_hash, now)]
-        )
+        self.save_note_states([NoteState(event_id, occurrence, linked_entity_id, note_id, content_hash, now)])
 
     def save_note_states(self, states: Sequence[NoteState]) -> None:
         """:meth:`save_note_state` for many meetings in one transaction (``updated_at`` as given).

@@ -283,3 +283,13 @@ def test_a_failed_note_write_is_reported_and_retried_next_cycle(rig: Rig) -> Non
     rig.org.faults.clear()
     second = service.sync(BEFORE_DUE + timedelta(minutes=1))
     assert rig.note_count() == 5, second.errors
+
+
+def test_a_stop_request_ends_the_cycle_before_its_next_batch_and_leaves_the_rest_planned(rig: Rig) -> None:
+    service, _ = rig.service(create="with_confirmation")
+    service.sync(BEFORE_DUE)  # plans; nothing due yet
+    service.request_stop()  # SIGTERM arrived while the daemon was busy
+    report = service.dispatch(AFTER_DUE)
+    assert report.claimed == 0 and rig.org.smtp_messages == []
+    fresh, _ = rig.service(create="with_confirmation")  # the next process sends them
+    assert fresh.dispatch(AFTER_DUE).claimed >= 1 and len(rig.org.smtp_messages) >= 1

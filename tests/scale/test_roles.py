@@ -31,6 +31,9 @@ class Cycles:
         self.ran.append("dispatch")
         return Report(claimed=1)
 
+    def request_stop(self) -> None:
+        self.ran.append("stop")
+
 
 @pytest.fixture
 def ledger_url(tmp_path: Path) -> str:

@@ -1,13 +1,14 @@
 """Two workers with no fault at all (PostgreSQL): what a long dispatch cycle and a shared relog do.
 
-Known open defects in prepbot/service.py (issue 8), pinned here as non-strict xfails until fixed:
+Two defects these runs found in prepbot/service.py (issue 8), fixed; pinned here:
 
 1. ``dispatch(now)`` claims batch after batch with the cycle's ``now``, so the lease of a claim made
    ``lease_seconds`` into a long cycle has already expired when it is made; another process's
    ``recover()`` takes such rows back while they are being sent (stale claims, and a row that was
-   SENDING becomes in doubt although nothing failed).
+   SENDING becomes in doubt although nothing failed). Now each claim is timed when it is made.
 2. ``_relog_sent`` of every worker picks up the SENT rows of the others (sent in this cycle, their
-   Task not written yet) and writes their email Task too: two Tasks for one message.
+   Task not written yet) and writes their email Task too: two Tasks for one message. Now only
+   rows sent more than a lease ago are adopted.
 
 Neither sends an email twice (the fencing holds; the chaos test counts Message-IDs).
 """
@@ -33,7 +34,6 @@ pytestmark = [
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(strict=False, reason="service.dispatch leases from the cycle's start; _relog_sent races")
 def test_two_workers_without_faults_write_one_email_task_each_and_leave_nothing_in_doubt() -> None:
     folder = Path(tempfile.mkdtemp(prefix="prepbot-races-"))
     try:
