@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from prepbot import failpoints
-from prepbot.domain import ActionRow, OutgoingMessage, Status
+from prepbot.domain import ActionRow, OutgoingMessage, Settlement, Status
 from prepbot.errors import (
     DeliveryConnectError,
     DeliveryError,
@@ -103,6 +104,19 @@ class Settler:
             report.bump("stale_claim")
             return False
         return True
+
+    def logged_many(
+        self, rows: Sequence[tuple[ActionRow, str, str | None]], now: datetime, report: Report
+    ) -> None:
+        """SENT -> LOGGED for a batch of (row, reason, crm_id), in one ledger transaction."""
+        moves = [Settlement(row.id, Status.LOGGED, why or "", crm_id=crm) for row, why, crm in rows]
+        for outcome in self.ledger.settle_many(moves, now) if moves else []:
+            if isinstance(outcome, StaleClaimError):
+                report.bump("stale_claim")
+            elif outcome is not None:
+                raise outcome
+            else:
+                report.logged += 1
 
     def logged(self, row: ActionRow, now: datetime, report: Report, **extra: Any) -> None:
         """SENT -> LOGGED once the send is on the Salesforce records."""

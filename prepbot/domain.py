@@ -262,6 +262,17 @@ class Changes:
 
 
 @dataclass(frozen=True, slots=True)
+class Settlement:
+    """One move of a ledger row, for a batch of them (``Ledger.settle_many``)."""
+
+    row_id: int
+    status: Status
+    reason: str = ""
+    attempt: int | None = None  # the claim's fencing token, for a CLAIMED/SENDING row
+    crm_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedAction:
     """What the planner wants in the ledger for one key: due at ``due_at``, or decided now.
 

@@ -17,6 +17,7 @@ from prepbot.domain import (
     NoteState,
     OutgoingMessage,
     PlannedAction,
+    Settlement,
     Status,
     TaskRecord,
     Transition,
@@ -184,6 +185,10 @@ class Ledger(Protocol):
             StaleClaimError: another attempt owns the row now.
             LedgerError: the database failed.
         """
+        ...
+
+    def settle_many(self, moves: Sequence[Settlement], now: datetime) -> list[Exception | None]:
+        """Several settles in one transaction; per move None or the error ``settle`` would raise."""
         ...
 
     def claim_due(

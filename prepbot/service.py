@@ -480,9 +480,11 @@ class Service:
         if not sent:
             return
         if self.transport.logs_activity:  # Salesforce logged it while sending: no second record
-            for row, _, composed in sent:
-                reason = "; ".join(filter(None, ("logged by Salesforce", composed.fallback_note)))
-                self.settler.logged(row, now, report, reason=reason)
+            by_sf = [
+                (row, "; ".join(filter(None, ("logged by Salesforce", composed.fallback_note))), None)
+                for row, _, composed in sent
+            ]
+            self.settler.logged_many(by_sf, now, report)
             return
         tasks = [
             self.composer.email_task(meeting, composed, (adopt and row.sent_at) or now, ref=str(row.id))
@@ -500,12 +502,14 @@ class Service:
             report.errors.append(f"Tasks not written yet ({exc}); retried next cycle")
             return
         rows = {str(row.id): (row, composed) for row, _, composed in sent}
+        logged: list[tuple[ActionRow, str, str | None]] = []
         for result in results:
             row, composed = rows[result.ref]
             if result.ok:
-                self.settler.logged(row, now, report, reason=composed.fallback_note, crm_id=result.id)
+                logged.append((row, composed.fallback_note or "", result.id))
             else:
                 report.errors.append(f"Task for {row.key.event_id} refused: {result.error_code}")
+        self.settler.logged_many(logged, now, report)  # one ledger transaction for the batch
 
     def _relog_sent(self, now: datetime, report: Report) -> None:
         """Rows sent more than a lease ago whose Task was not written: write it now (re-rendered)."""

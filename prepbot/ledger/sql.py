@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from prepbot.domain import ActionKey, ActionRow, MessageKind, PlannedAction, Status
+from prepbot.domain import ActionKey, ActionRow, MessageKind, PlannedAction, Settlement, Status
 from prepbot.errors import LedgerStateError, StaleClaimError
 from prepbot.ledger.rows import (
     check_settle,
@@ -263,39 +263,70 @@ class SqlLedger(SqlWorkers):
             LedgerStateError: the move is not allowed by the state machine, or there is no such row.
             LedgerError: the database failed.
         """
+        extra = {
+            "message_id": message_id,
+            "crm_id": crm_id,
+            "template_version": template_version,
+            "due_at": due_at,
+        }
         # SENDING comes right before a mail leaves: that commit must reach the disk first.
         with self._tx(write=True, durable=status is Status.SENDING) as conn:
-            query = select(actions).where(actions.c.id == row_id)
-            current = conn.execute(self._locked(query)).mappings().first()
-            if is_replay(current, status, attempt):
-                log.info(
-                    "ledger row %d is %s at attempt %s already: repeated settle ignored",
-                    row_id,
-                    status,
-                    attempt,
-                )
-                return
-            check_settle(row_id, current, status, attempt)
-            assert current is not None  # check_settle refused a missing row
-            extra = {
-                "message_id": message_id,
-                "crm_id": crm_id,
-                "template_version": template_version,
-                "due_at": due_at,
-            }
-            values = settle_values(status, now, reason, extra, lease)
-            done = conn.execute(
-                update(actions)
-                .where(
-                    actions.c.id == row_id,
-                    actions.c.status == current["status"],
-                    actions.c.attempt == current["attempt"],
-                )
-                .values(**values)
+            self._settle_in(conn, row_id, status, now, reason, attempt, extra, lease)
+
+    def settle_many(self, moves: Sequence[Settlement], now: datetime) -> list[Exception | None]:
+        """:meth:`settle` for many rows in ONE transaction (e.g. a batch's rows LOGGED once their
+        Tasks are written); a row that may not move is reported, the others move.
+
+        Returns:
+            Per move, None or the StaleClaimError / LedgerStateError :meth:`settle` would raise.
+
+        Raises:
+            LedgerError: the database failed (no move was stored).
+        """
+        outcomes: list[Exception | None] = []
+        durable = any(m.status is Status.SENDING for m in moves)
+        with self._tx(write=True, durable=durable) as conn:
+            for m in moves:
+                extra = {"crm_id": m.crm_id, "message_id": None, "template_version": None, "due_at": None}
+                try:
+                    self._settle_in(conn, m.row_id, m.status, now, m.reason, m.attempt, extra, None)
+                except (StaleClaimError, LedgerStateError) as exc:  # refused before any write of it
+                    outcomes.append(exc)
+                else:
+                    outcomes.append(None)
+        return outcomes
+
+    def _settle_in(
+        self,
+        conn: Connection,
+        row_id: int,
+        status: Status,
+        now: datetime,
+        reason: str,
+        attempt: int | None,
+        extra: dict[str, Any],
+        lease: timedelta | None,
+    ) -> None:
+        query = select(actions).where(actions.c.id == row_id)
+        current = conn.execute(self._locked(query)).mappings().first()
+        if is_replay(current, status, attempt):
+            log.info("ledger row %d is %s at attempt %s already: settle ignored", row_id, status, attempt)
+            return
+        check_settle(row_id, current, status, attempt)
+        assert current is not None  # check_settle refused a missing row
+        values = settle_values(status, now, reason, extra, lease)
+        done = conn.execute(
+            update(actions)
+            .where(
+                actions.c.id == row_id,
+                actions.c.status == current["status"],
+                actions.c.attempt == current["attempt"],
             )
-            if done.rowcount != 1:  # pragma: no cover - the row lock / write lock rules this out
-                raise StaleClaimError(f"ledger row {row_id} changed while it was being settled")
-            self._log(conn, [move(current, status, now, reason)])
+            .values(**values)
+        )
+        if done.rowcount != 1:  # pragma: no cover - the row lock / write lock rules this out
+            raise StaleClaimError(f"ledger row {row_id} changed while it was being settled")
+        self._log(conn, [move(current, status, now, reason)])
 
     def recover(self, now: datetime, *, resend_in_doubt: bool = False) -> tuple[int, int]:
         """Expired leases: CLAIMED rows back to PLANNED, SENDING rows to IN_DOUBT.

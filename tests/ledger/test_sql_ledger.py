@@ -523,3 +523,28 @@ def test_changed_events_lists_each_event_once_with_rows_of_the_kind_changed_sinc
         "00U000000000001",
         "00U000000000002",
     ]
+
+
+def test_settle_many_moves_every_row_that_may_move_and_reports_the_others(ledger: SqlLedger) -> None:
+    from prepbot.domain import Settlement
+
+    keys = [key(f"00U00000000000{i}") for i in range(3)]
+    ledger.plan([planned(k) for k in keys], NOW)
+    rows = ledger.claim_due(NOW, limit=3, lease=LEASE, worker="w1")
+    for row in rows[:2]:
+        ledger.settle(row.id, S.SENDING, NOW, attempt=row.attempt)
+        ledger.settle(row.id, S.SENT, NOW, attempt=row.attempt)
+    moves = [
+        Settlement(rows[0].id, S.LOGGED, "", crm_id="00T000000000001"),
+        Settlement(rows[1].id, S.LOGGED, "fallback: de→en", crm_id="00T000000000002"),
+        Settlement(rows[2].id, S.LOGGED),  # still claimed, never sent: may not be logged
+    ]
+    outcomes = ledger.settle_many(moves, NOW)
+    assert outcomes[:2] == [None, None] and isinstance(outcomes[2], LedgerStateError)
+    done = [ledger.get(k) for k in keys]
+    assert [(r.status, r.crm_id) for r in done if r] == [
+        (S.LOGGED, "00T000000000001"),
+        (S.LOGGED, "00T000000000002"),
+        (S.CLAIMED, None),
+    ]
+    assert done[1] is not None and done[1].reason == "fallback: de→en"
