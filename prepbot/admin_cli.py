@@ -13,21 +13,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from prepbot.cli_options import ConfigOption
+
 if TYPE_CHECKING:
     from prepbot.config import Settings
     from prepbot.crm.salesforce import SalesforceCrm
     from prepbot.domain import Meeting
     from prepbot.ledger.sql import SqlLedger
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="Config file (default: $PREPBOT_CONFIG or config/prepbot.toml).",
-        show_default=False,
-    ),
-]
 NowOption = Annotated[
     str | None, typer.Option(help="Act as if the clock read this ISO 8601 instant (default: now).")
 ]

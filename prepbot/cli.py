@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from prepbot.cli_options import ConfigOption
+
 if TYPE_CHECKING:
     from prepbot.app import App
     from prepbot.config import Settings
@@ -38,16 +40,6 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Check the configuration.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(config_app, name="config")
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="Config file (default: $PREPBOT_CONFIG or config/prepbot.toml).",
-        show_default=False,
-    ),
-]
 
 
 def _register_sandbox() -> None:

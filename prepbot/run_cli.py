@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import socket
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from prepbot.cli_options import ConfigOption
 
 RUN_HELP = (
     "Run the daemon until SIGTERM: sync (read the org, plan) every sync_interval_seconds and dispatch "
@@ -29,15 +30,7 @@ RUN_HELP = (
 
 
 def run(
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            "--config",
-            "-c",
-            help="Config file (default: $PREPBOT_CONFIG or config/prepbot.toml).",
-            show_default=False,
-        ),
-    ] = None,
+    config: ConfigOption = None,
     role: Annotated[
         str,
         typer.Option(
