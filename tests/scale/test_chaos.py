@@ -7,10 +7,8 @@ lease). At the end, with every process stopped cleanly: no Message-ID reached th
 every meeting's confirmation was delivered exactly once and logged, or is in doubt with its owner's
 call Task (RFC 1047: prepbot cannot know; in doubt is alerted, not lost); no row is left open.
 
-N is PREPBOT_CHAOS_MEETINGS (default 5,000, not 10,000: at 25-35 messages/s on a shared 2-core
-machine, 10,000 under chaos took 402 s plus start-up, about 7 minutes; PREPBOT_CHAOS_MEETINGS=10000
-runs it, and `python -m bench.scale_workers` measures 10,000 without faults). The seed is
-PREPBOT_CHAOS_SEED (default fixed, printed).
+N is PREPBOT_CHAOS_MEETINGS (default 10,000, as issue 8 asks: about 7 minutes on a shared 2-core
+machine; a smaller N for a quick local run). The seed is PREPBOT_CHAOS_SEED (default fixed, printed).
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ from prepbot.domain import MessageKind, Status
 from prepbot.messages import make_message_id
 from tests.scale.chaos import Chaos
 
-MEETINGS = int(os.environ.get("PREPBOT_CHAOS_MEETINGS", "5000"))
+MEETINGS = int(os.environ.get("PREPBOT_CHAOS_MEETINGS", "10000"))
 SEED = int(os.environ.get("PREPBOT_CHAOS_SEED", "20261128"))
 TIMING = Timing(sync=10, dispatch=5, lease=30, batch=25)  # config minimums for sync, dispatch, lease
 BUDGET = max(900.0, MEETINGS * 0.15)  # seconds for the whole run, start-up to settled
@@ -54,7 +52,7 @@ class Verdict:
     by_status: dict[str, int]
     duplicates: dict[str, int]
     lost: list[str]
-    render_timeouts: list[str]  # known defect, see the end of the test
+    render_timeouts: list[str]  # "ran longer than the render time limit" failures (must be none)
     in_doubt_without_task: list[str]
     strays: list[str]
     email_tasks_twice: list[str]
