@@ -216,6 +216,7 @@ def run_demo(output: Path, *, days: int = 2) -> int:
     """Run the demo into ``output``; returns the process exit code."""
     from prepbot.sandbox.runner import start_sandbox
 
+    output = output.resolve()  # the config it writes names files by absolute path
     if output.exists():
         shutil.rmtree(output)
     output.mkdir(parents=True)
