@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import islice
@@ -125,7 +125,7 @@ class Service:
         self.cadence = cadence
         self.worker = worker
         self.flows = list(flows)
-        self._relay_down = True  # sync(send=True) sends until the relay says it is unusable
+        self._sending = False  # sync(send=True): also send what the sync has just read
         self.relay_unusable = False  # within one tick: the sync's sends found the relay unusable
         self._stop = threading.Event()  # set by request_stop(): end the cycle after this batch
         self.settler = Settler(ledger, cadence)
@@ -154,7 +154,7 @@ class Service:
         """
         report = Report()
         self._recover(now)
-        self._relay_down = not send
+        self._sending = send
         if self._incremental_from(now) is not None:
             self._sync_changes(now, report)
         else:
@@ -257,23 +257,41 @@ class Service:
     def _send_read(self, meetings: Sequence[Meeting], now: datetime, report: Report) -> None:
         """``sync(send=True)``: send what is due among meetings read moments ago, without reading
         them again (that read is what the dispatcher's re-read would give): the API minimum."""
-        if self._relay_down or not meetings:
+        if not self._sending or self.relay_unusable or not meetings:
             return
         fresh = {m.event_id: m for m in meetings}
-        ids = sorted(fresh)
-        started = time.monotonic()
-        while not self._relay_down and not self._stop.is_set():
-            cadence, at = self.cadence, _later(now, started)
+        sent = self._claim_batches(
+            now, report, lambda rows: self._handle_batch(rows, fresh, now, report), sorted(fresh)
+        )
+        self.relay_unusable = not sent
+
+    def _claim_batches(
+        self,
+        now: datetime,
+        report: Report,
+        handle: Callable[[list[ActionRow]], bool],
+        event_ids: Sequence[str] | None = None,
+    ) -> bool:
+        """Claim due rows (of ``event_ids``, if given) batch by batch and ``handle`` each, until none
+        is left or a stop is requested. False when a batch found the org or the relay unusable."""
+        started, size = time.monotonic(), self.cadence.batch_size
+        while not self._stop.is_set():
             rows = self.ledger.claim_due(
-                at, limit=cadence.batch_size, lease=cadence.lease, worker=self.worker, event_ids=ids
+                _later(now, started),
+                limit=size,
+                lease=self.cadence.lease,
+                worker=self.worker,
+                event_ids=event_ids,
             )
             report.claimed += len(rows)
             if not rows:
-                return
+                return True
             failpoints.hit("after_claim")
-            self._relay_down = self.relay_unusable = not self._handle_batch(rows, fresh, now, report)
-            if len(rows) < self.cadence.batch_size:
-                return
+            if not handle(rows):
+                return False
+            if len(rows) < size:
+                return True
+        return True
 
     def _alert_owner_inactive(self, actions: Sequence[PlannedAction], report: Report) -> None:
         """D9: a meeting is never sent as an inactive (or non-User) owner; say so once, when first planned."""
@@ -323,22 +341,8 @@ class Service:
         self._recover(now)
         if self.cadence.in_doubt_policy != "resend":
             self.in_doubt_alerts.alert(now, report)
-        started = time.monotonic()
-        # a tick whose sync found the relay unusable does not retry it; a stop request ends the cycle
-        while not self.relay_unusable and not self._stop.is_set():
-            rows = self.ledger.claim_due(
-                _later(now, started),
-                limit=self.cadence.batch_size,
-                lease=self.cadence.lease,
-                worker=self.worker,
-            )
-            report.claimed += len(rows)
-            if rows:
-                failpoints.hit("after_claim")
-            if rows and not self._dispatch_batch(rows, now, report):
-                break
-            if len(rows) < self.cadence.batch_size:
-                break
+        if not self.relay_unusable:  # a tick whose sync found the relay unusable does not retry it
+            self._claim_batches(now, report, lambda rows: self._dispatch_batch(rows, now, report))
         self._relog_sent(now, report)
         for flow in self.flows:
             flow.after_dispatch(now, report)

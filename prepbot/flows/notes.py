@@ -172,10 +172,11 @@ class NoteFlow:
         for meeting in meetings:
             state = states.get((meeting.event_id, meeting.occurrence))
             mine = rows.get(meeting.event_id, [])
-            self._seen[meeting.event_id] = (meeting.occurrence, confirmation_status(meeting, mine))
+            status = confirmation_status(meeting, mine)
+            self._seen[meeting.event_id] = (meeting.occurrence, status)
             if state is None and not self._due(mine, now, before_send):
                 continue
-            item = self._prepare(meeting, mine, state, report)
+            item = self._prepare(meeting, status, state, report)
             if item is not None:
                 work.append(item)
         if work and self.defer is not None and self.defer():
@@ -204,14 +205,13 @@ class NoteFlow:
         return any(row.status is not Status.PLANNED or row.due_at <= now for row in rows)
 
     def _prepare(
-        self, meeting: Meeting, rows: Sequence[ActionRow], state: NoteState | None, report: Report
+        self, meeting: Meeting, status: ConfirmationStatus, state: NoteState | None, report: Report
     ) -> _Work | None:
         """The note to write for a meeting, or None when it is unchanged or cannot be written."""
         target = state.linked_entity_id if state is not None else note_target(meeting)
         if target is None:
             report.bump("note_no_record")
             return None
-        status = confirmation_status(meeting, rows)
         try:
             scripts = self.scripts(meeting)
             note = build_prep_note(self.renderer, meeting, status, scripts, org_time_zone=self.org_time_zone)

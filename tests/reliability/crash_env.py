@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -89,7 +89,7 @@ class Scene:
             state_dir=self.folder,
         )
         with self.config.open("a", encoding="utf-8") as fh:
-            fh.write(_toml(self.settings))
+            fh.write(toml_sections(self.settings))
 
     def configure(self, **sections: dict[str, Any]) -> None:
         for name, values in sections.items():
@@ -176,7 +176,8 @@ class Scene:
         return violations(self.observation(mails), now)
 
 
-def _toml(settings: dict[str, dict[str, Any]]) -> str:
+def toml_sections(settings: Mapping[str, Mapping[str, Any]]) -> str:
+    """Config sections as TOML text (tests write prepbot.toml with it)."""
     lines: list[str] = []
     for section, values in settings.items():
         lines.append(f"\n[{section}]")

@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 
 from prepbot.cli import app
 from tests.e2e.conftest import FIELDS, OWNERS, contact, event
+from tests.reliability.crash_env import toml_sections
 
 # The one meeting most scenarios use: Sjoerd (Amsterdam) on Wednesday 2 December 2026 at 14:00 local.
 # Its confirmation is due on Tuesday at 10:00 local (09:00Z); min_notice (180 min) ends at 10:00Z Wed.
@@ -85,7 +86,7 @@ class Bot:
         """Change config keys (``configure(smtp={"port": 25})``) and rewrite the file."""
         for name, values in sections.items():
             self.settings.setdefault(name, {}).update(values)
-        self.config.write_text(_toml(self.settings), encoding="utf-8")
+        self.config.write_text(toml_sections(self.settings), encoding="utf-8")
 
     def relay(self, port: int, **smtp: Any) -> None:
         """Send through the SMTP server on 127.0.0.1:``port`` instead of the sandbox's sink."""
@@ -159,22 +160,3 @@ def start_bot(
     bot = Bot(org, tmp_path / "prepbot.toml", settings)
     bot.configure(**sections)
     return bot
-
-
-def _toml(settings: Mapping[str, Mapping[str, Any]]) -> str:
-    lines: list[str] = []
-    for section, values in settings.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{key} = {_value(value)}" for key, value in values.items())
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    return json.dumps(str(value))
