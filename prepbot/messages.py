@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import unicodedata
 from collections.abc import Collection
 from datetime import UTC, datetime
 from email import policy
-from email.generator import BytesGenerator
 from email.header import decode_header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.parser import BytesHeaderParser
+from email.parser import BytesParser
 from email.utils import format_datetime
 from weakref import WeakKeyDictionary
 
+from prepbot import mime
 from prepbot.domain import ActionKey, OutgoingMessage
 from prepbot.errors import MessageError
 
@@ -113,9 +112,10 @@ def _show(value: str) -> str:
     return repr(value[:80])
 
 
-def _named(name: str, address: str) -> Address:
+def _named(name: str, address: str) -> str:
+    """``Name <addr>`` for a header: the address checked (refused if unusable), the name cleaned."""
     plain = checked_address(address)
-    return Address(display_name=clean_header_text(name, 200), username=plain.username, domain=plain.domain)
+    return mime.mailbox(clean_header_text(name, 200), plain.addr_spec)
 
 
 def build_email(
@@ -124,7 +124,10 @@ def build_email(
     """The RFC 5322 message for ``message``: text + HTML alternative, safe headers, fixed Message-ID.
 
     ``From`` shows the owner's name with the sending address; ``Reply-To`` is the owner (when
-    given), so answers reach a person, not the sending mailbox.
+    given), so answers reach a person, not the sending mailbox. The bytes are written directly
+    (:mod:`prepbot.mime`) and their header section is parsed back into the returned message,
+    whose body stays the raw MIME text (parse ``as_bytes()`` for its parts: a full parse costs more
+    than the whole build); :func:`checked_bytes` gives those exact bytes to the transport.
 
     Raises:
         MessageError: an address is invalid, an extra header is not allowed, or a header value
@@ -135,21 +138,48 @@ def build_email(
         raise ValueError("sent_at must be timezone-aware")
     if not _MESSAGE_ID.match(message.message_id):
         raise MessageError(f"not a usable Message-ID: {_show(message.message_id)}")
-    msg = EmailMessage(policy=_POLICY)
-    msg["From"] = _named(message.from_name, message.from_address)
+    subject = clean_header_text(message.subject)
+    headers = [("From", _named(message.from_name, message.from_address))]
     if message.reply_to:
-        msg["Reply-To"] = _named(message.from_name, message.reply_to)
-    msg["To"] = _named(message.to_name, message.to_address)
-    msg["Subject"] = clean_header_text(message.subject)
-    msg["Date"] = format_datetime(sent_at)
-    msg["Message-ID"] = f"<{message.message_id}>"
-    msg["MIME-Version"] = "1.0"
+        headers.append(("Reply-To", _named(message.from_name, message.reply_to)))
+    headers += [
+        ("To", _named(message.to_name, message.to_address)),
+        ("Subject", mime.unstructured(subject)),
+        ("Date", format_datetime(sent_at)),
+        ("Message-ID", f"<{message.message_id}>"),
+        ("MIME-Version", "1.0"),
+    ]
     for name, value in message.headers:
-        msg[_checked_header_name(name, allowed_headers)] = _checked_extra_value(name, value)
-    msg.set_content(message.text)
-    if message.html is not None:
-        msg.add_alternative(message.html, subtype="html")
-    _verify_headers(msg)
+        value = mime.unstructured(_checked_extra_value(name, value))
+        headers.append((_checked_header_name(name, allowed_headers), value))
+    body_headers, body = _body(message)
+    headers += body_headers
+    wire = mime.header_block(headers) + mime.CRLF + body
+    return _verified(wire, [name.lower() for name, _ in headers], subject)
+
+
+def _body(message: OutgoingMessage) -> tuple[list[tuple[str, str]], bytes]:
+    """The content headers and body: one text/plain part, or a multipart/alternative with HTML."""
+    cte, text = mime.text_part(message.text)
+    if message.html is None:
+        return mime.body_headers(cte, "plain"), text
+    html_cte, html = mime.text_part(message.html)
+    boundary = mime.boundary_for(message.message_id, text, html)
+    body = mime.alternative(
+        boundary, [(mime.body_headers(cte, "plain"), text), (mime.body_headers(html_cte, "html"), html)]
+    )
+    return [("Content-Type", f'multipart/alternative; boundary="{boundary}"')], body
+
+
+def _verified(wire: bytes, expected: list[str], subject: str) -> EmailMessage:
+    """Parse ``wire`` back: a folding bug must neither add a header nor change the Subject."""
+    msg = BytesParser(policy=_POLICY).parsebytes(wire, headersonly=True)
+    assert isinstance(msg, EmailMessage)
+    if [name.lower() for name in msg] != expected:
+        raise MessageError("the serialised message does not re-parse to the headers that were set")
+    if str(msg["Subject"]) != subject:
+        raise MessageError("the serialised Subject does not re-parse to the subject that was set")
+    _WIRE[msg] = (tuple(msg.keys()), wire)
     return msg
 
 
@@ -169,24 +199,6 @@ def _checked_extra_value(name: str, value: str) -> str:
 # Built messages and the bytes their header check re-parsed: the transport sends exactly those bytes
 # (checked, and serialised once instead of twice: issue 7). Keyed weakly: gone with the message.
 _WIRE: WeakKeyDictionary[EmailMessage, tuple[tuple[str, ...], bytes]] = WeakKeyDictionary()
-
-
-def _verify_headers(msg: EmailMessage) -> None:
-    """Serialise, re-parse, and compare: a folding bug must neither add a header nor change a value."""
-    expected = [name.lower() for name in msg]
-    wire = _flatten(msg)
-    parsed = BytesHeaderParser(policy=policy.default).parsebytes(wire)
-    if [name.lower() for name in parsed] != expected:
-        raise MessageError("the serialised message does not re-parse to the headers that were set")
-    if str(parsed["Subject"]) != str(msg["Subject"]):
-        raise MessageError("the serialised Subject does not re-parse to the subject that was set")
-    _WIRE[msg] = (tuple(msg.keys()), wire)
-
-
-def _flatten(msg: EmailMessage) -> bytes:
-    buffer = io.BytesIO()
-    BytesGenerator(buffer, policy=msg.policy).flatten(msg, linesep="\r\n")
-    return buffer.getvalue()
 
 
 def checked_bytes(msg: EmailMessage) -> bytes | None:
