@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -13,6 +13,7 @@ from prepbot.errors import LedgerStateError, StaleClaimError
 from prepbot.ledger.states import LEASED, TAKEN_AWAY, is_allowed
 
 T = TypeVar("T")
+RowLike = Mapping[Any, Any]  # a stored row: a RowMapping, or a dict of the columns needed
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 
 _ROW_FIELDS = [
@@ -66,8 +67,8 @@ def to_transition(row: RowMapping) -> Transition:
     )
 
 
-def move(row: RowMapping | ActionRow, target: Status | None, at: datetime, reason: str) -> dict[str, Any]:
-    """The ``events_log`` entry for ``row`` leaving its current state for ``target``."""
+def move(row: RowLike | ActionRow, target: Status | None, at: datetime, reason: str) -> dict[str, Any]:
+    """The ``events_log`` entry for ``row`` (id, status, attempt, worker) leaving its state for ``target``."""
     if isinstance(row, ActionRow):  # a row already moved (claim_due): log from PLANNED
         return _entry(row.id, Status.PLANNED.value, Status.CLAIMED.value, at, reason, row.attempt, row.worker)
     target_value = target.value if target is not None else row["status"]
@@ -99,7 +100,7 @@ def created(row: RowMapping, at: datetime) -> dict[str, Any]:
     return _entry(row["id"], None, row["status"], at, row["reason"], 0, None)
 
 
-def check_settle(row_id: int, current: RowMapping | None, target: Status, attempt: int | None) -> None:
+def check_settle(row_id: int, current: RowLike | None, target: Status, attempt: int | None) -> None:
     """Refuse a settle that the fencing token or the state machine does not allow.
 
     Raises:
@@ -124,7 +125,7 @@ def check_settle(row_id: int, current: RowMapping | None, target: Status, attemp
     raise LedgerStateError(f"ledger row {row_id}: illegal transition {source.value} -> {target.value}")
 
 
-def is_replay(current: RowMapping | None, target: Status, attempt: int | None) -> bool:
+def is_replay(current: RowLike | None, target: Status, attempt: int | None) -> bool:
     """Whether a settle repeats one already committed: same attempt, and the row is in ``target``.
 
     A reply lost with its connection (a PostgreSQL restart, C10) leaves the caller unsure whether

@@ -11,18 +11,17 @@ from sqlalchemy import Connection, RowMapping, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from prepbot.domain import ActionKey, ActionRow, MessageKind, PlannedAction, Settlement, Status
-from prepbot.errors import LedgerStateError, StaleClaimError
+from prepbot.errors import LedgerStateError
 from prepbot.ledger.rows import (
-    check_settle,
     chunks,
     created,
-    is_replay,
     key_of,
     move,
     settle_values,
     to_action_row,
 )
-from prepbot.ledger.schema import actions, events_log, watermarks
+from prepbot.ledger.schema import actions, watermarks
+from prepbot.ledger.settling import LOG_INSERT, Move, settle_checked, settle_one
 from prepbot.ledger.states import PLANNABLE, WITHDRAWABLE
 from prepbot.ledger.workers import SqlWorkers
 
@@ -63,7 +62,7 @@ class SqlLedger(SqlWorkers):
     def _log(conn: Connection, moves: Iterable[dict[str, Any]]) -> None:
         entries = list(moves)
         if entries:
-            conn.execute(events_log.insert(), entries)
+            conn.execute(LOG_INSERT, entries)
 
     # -- planning ----------------------------------------------------------------------------
 
@@ -269,9 +268,10 @@ class SqlLedger(SqlWorkers):
             "template_version": template_version,
             "due_at": due_at,
         }
+        m = Move(row_id, status, reason, attempt, settle_values(status, now, reason, extra, lease), now)
         # SENDING comes right before a mail leaves: that commit must reach the disk first.
         with self._tx(write=True, durable=status is Status.SENDING) as conn:
-            self._settle_in(conn, row_id, status, now, reason, attempt, extra, lease)
+            settle_one(conn, m, for_update=self._postgres)
 
     def settle_many(self, moves: Sequence[Settlement], now: datetime) -> list[Exception | None]:
         """:meth:`settle` for many rows in ONE transaction (e.g. a batch's rows LOGGED once their
@@ -283,50 +283,20 @@ class SqlLedger(SqlWorkers):
         Raises:
             LedgerError: the database failed (no move was stored).
         """
-        outcomes: list[Exception | None] = []
+        batch = [self._move_of(m, now) for m in moves]
         durable = any(m.status is Status.SENDING for m in moves)
         with self._tx(write=True, durable=durable) as conn:
-            for m in moves:
-                extra = {"crm_id": m.crm_id, "message_id": None, "template_version": None, "due_at": None}
-                try:
-                    self._settle_in(conn, m.row_id, m.status, now, m.reason, m.attempt, extra, None)
-                except (StaleClaimError, LedgerStateError) as exc:  # refused before any write of it
-                    outcomes.append(exc)
-                else:
-                    outcomes.append(None)
-        return outcomes
+            if len({m.row_id for m in batch}) == len(batch):  # one read and one write for them all
+                return settle_checked(conn, batch, for_update=self._postgres)
+            # A row named twice: its second move must see the first, so one at a time.
+            return [settle_checked(conn, [m], for_update=self._postgres)[0] for m in batch]
 
-    def _settle_in(
-        self,
-        conn: Connection,
-        row_id: int,
-        status: Status,
-        now: datetime,
-        reason: str,
-        attempt: int | None,
-        extra: dict[str, Any],
-        lease: timedelta | None,
-    ) -> None:
-        query = select(actions).where(actions.c.id == row_id)
-        current = conn.execute(self._locked(query)).mappings().first()
-        if is_replay(current, status, attempt):
-            log.info("ledger row %d is %s at attempt %s already: settle ignored", row_id, status, attempt)
-            return
-        check_settle(row_id, current, status, attempt)
-        assert current is not None  # check_settle refused a missing row
-        values = settle_values(status, now, reason, extra, lease)
-        done = conn.execute(
-            update(actions)
-            .where(
-                actions.c.id == row_id,
-                actions.c.status == current["status"],
-                actions.c.attempt == current["attempt"],
-            )
-            .values(**values)
+    @staticmethod
+    def _move_of(m: Settlement, now: datetime) -> Move:
+        extra = {"crm_id": m.crm_id, "message_id": None, "template_version": None, "due_at": None}
+        return Move(
+            m.row_id, m.status, m.reason, m.attempt, settle_values(m.status, now, m.reason, extra, None), now
         )
-        if done.rowcount != 1:  # pragma: no cover - the row lock / write lock rules this out
-            raise StaleClaimError(f"ledger row {row_id} changed while it was being settled")
-        self._log(conn, [move(current, status, now, reason)])
 
     def recover(self, now: datetime, *, resend_in_doubt: bool = False) -> tuple[int, int]:
         """Expired leases: CLAIMED rows back to PLANNED, SENDING rows to IN_DOUBT.
