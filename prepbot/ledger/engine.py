@@ -6,23 +6,24 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
 
 from prepbot.errors import ConfigError, LedgerError, LedgerStateError
 from prepbot.ledger.schema import VERSION_TABLE
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The newest migration in MIGRATIONS_DIR: a database already there is opened without loading Alembic
+# (a tenth of a second of every run's start-up). tests/ledger checks it against the scripts.
+HEAD_REVISION = "0003"
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 # Any 64-bit constant: serialises concurrent migrations of workers starting together on PostgreSQL.
 _PG_MIGRATION_LOCK = 0x70726570626F74  # "prepbot"
@@ -139,33 +140,59 @@ def transaction(engine: Engine, *, write: bool, durable: bool = False) -> Iterat
                 raw.execute("PRAGMA synchronous=NORMAL")
 
 
+class MigrationError(Exception):
+    """Alembic refused or failed a migration (its CommandError, without importing Alembic up front)."""
+
+
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     # Config is a ConfigParser: a '%' in the install path would be read as interpolation.
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     return config
 
 
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision stamped in the database, or None when it has none yet."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table(VERSION_TABLE):
+            return None
+        revisions = list(conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    return revisions[0] if len(revisions) == 1 else None
+
+
+def scripts_head() -> str | None:
+    """The head revision of the packaged migration scripts, as Alembic reads them."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
 def upgrade_to_head(engine: Engine) -> None:
     """Run the packaged Alembic migrations up to head, in one transaction (a no-op when current)."""
+    if current_revision(engine) == HEAD_REVISION:
+        return
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     config = _alembic_config()
     with transaction(engine, write=True) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        try:
+            command.upgrade(config, "head")
+        except CommandError as error:
+            raise MigrationError(str(error)) from None
 
 
 def require_head(engine: Engine) -> None:
     """Refuse a database whose schema is not the revision this code was written for."""
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(
-            conn, opts={"version_table": VERSION_TABLE}
-        ).get_current_revision()
-    if current != head:
+    current = current_revision(engine)
+    if current != HEAD_REVISION:
         raise LedgerStateError(
-            f"the ledger schema is at revision {current or 'none'}, this prepbot expects {head}: "
+            f"the ledger schema is at revision {current or 'none'}, this prepbot expects {HEAD_REVISION}: "
             "open it once with migrate=True"
         )
 
@@ -188,7 +215,7 @@ class ErrorMapper:
                 raise LedgerError(self.describe(error.orig)) from None
             # Not the database: a value the ledger refused on the way in (a naive datetime...).
             raise LedgerStateError(self.describe(error.orig)) from None
-        except (exc.SQLAlchemyError, CommandError) as error:
+        except (exc.SQLAlchemyError, MigrationError) as error:
             raise LedgerError(self.describe(error)) from None
         except Exception as error:
             if isinstance(error, self._driver_errors):  # a raw driver error SQLAlchemy did not wrap

@@ -439,6 +439,40 @@ def test_migrations_run_on_an_empty_database_and_are_idempotent(
     assert len(checked.rows()) == 1
 
 
+def test_the_head_the_ledger_checks_without_alembic_is_the_scripts_head() -> None:
+    from prepbot.ledger import engine
+
+    assert engine.scripts_head() == engine.HEAD_REVISION
+
+
+def test_an_older_schema_is_still_upgraded_and_a_current_one_opens_without_alembic(ledger_url: str) -> None:
+    import subprocess
+    import sys
+
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from prepbot.ledger import engine as db
+
+    SqlLedger(ledger_url).close()
+    raw = create_engine(ledger_url)
+    config = db._alembic_config()
+    with raw.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+    assert db.current_revision(raw) == "0002"
+    SqlLedger(ledger_url).close()  # migrate=True: back to head, not skipped
+    assert db.current_revision(raw) == db.HEAD_REVISION
+    raw.dispose()
+    probe = (
+        "import sys; from prepbot.ledger.sql import SqlLedger; "
+        f"SqlLedger({ledger_url!r}, migrate=False).close(); SqlLedger({ledger_url!r}).close(); "
+        "print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_the_migrations_build_exactly_the_schema_the_code_uses(ledger_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
