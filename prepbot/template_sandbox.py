@@ -96,6 +96,9 @@ def _guard_call(guard: str, node: nodes.Node) -> nodes.Expr:
     return call
 
 
+_MAX_REMEMBERED_ATTRIBUTES = 10_000
+
+
 class CappedSandbox(ImmutableSandboxedEnvironment):
     """An immutable sandbox with output-size and time bounds; see the module docstring."""
 
@@ -118,6 +121,19 @@ class CappedSandbox(ImmutableSandboxedEnvironment):
         )
         self.filters.update(_checked_filters(self))
         self.filters["capfirst"] = capfirst
+        self._safe_attributes: dict[tuple[type, str], bool] = {}
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """Jinja's verdict, remembered per (type, attribute name): every rule of the immutable
+        sandbox depends on those two only (a private name, a function's or frame's internals, a
+        mutating method of a known mutable type), and it is asked ~100 times per message."""
+        key = (type(obj), attr)
+        safe = self._safe_attributes.get(key)
+        if safe is None:
+            safe = super().is_safe_attribute(obj, attr, value)
+            if len(self._safe_attributes) < _MAX_REMEMBERED_ATTRIBUTES:
+                self._safe_attributes[key] = safe
+        return safe
 
     def _generate(
         self, source: nodes.Template, name: str | None, filename: str | None, defer_init: bool = False

@@ -151,6 +151,26 @@ def test_template_injection_from_an_admin_folder_fails_without_showing_internals
         assert internal not in text
 
 
+def test_the_sandbox_still_refuses_an_attribute_after_safe_ones_of_the_same_type_were_allowed(
+    admin: Path,
+) -> None:
+    """The sandbox remembers its verdicts per (type, attribute): a safe verdict must not leak."""
+    shared = renderer(admin)
+    write(
+        admin, "en/confirmation.txt", "{{ client.first_name.upper() }} {{ [1].index(1) }} {{ {}.keys() }}\n"
+    )
+    assert shared.render("confirmation", "en", context()).text.strip()
+    for payload in (
+        "{{ ''.__class__ }}",
+        "{{ [1].append(2) }}",
+        "{{ {}.clear() }}",
+        "{{ ''.upper.__self__ }}",
+    ):
+        write(admin, "en/confirmation.txt", f"Hello\n{payload}\n")
+        with pytest.raises(TemplateError):
+            shared.render("confirmation", "en", context())
+
+
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize(
     "runaway",
@@ -277,3 +297,20 @@ def test_the_babel_locale_uses_the_country_when_cldr_knows_the_pair() -> None:
         "nl_BE",
         "ru",
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "line", "block"),
+    [
+        ("Jan\u00a0de Vries", "Jan de Vries", "Jan de Vries"),  # a no-break space is a space
+        ("10:00\u202fAM", "10:00 AM", "10:00 AM"),  # so is Babel's narrow one
+        ("Jan\u00a0de\u2028Vries", "Jan de Vries", "Jan de Vries"),  # a line separator still goes
+        ("a\u202eb\u00a0c", "a b c", "a b c"),  # a bidi override next to a no-break space too
+        ("one\r\ntwo\u00a0\u0000x", "one two x", "one\ntwo x"),
+    ],
+)
+def test_crm_text_with_no_break_spaces_still_loses_its_controls(raw: str, line: str, block: str) -> None:
+    from prepbot.context import clean_block, clean_line
+
+    assert clean_line(raw) == line
+    assert clean_block(raw) == block
