@@ -87,8 +87,14 @@ def minimum_calls(n: int) -> int:
     return math.ceil(n / 2000) + 2 * math.ceil(n / 200)
 
 
-def run_tick(config: Path, now: str) -> tuple[float, int, str, int]:
-    """(seconds, peak RSS in MiB, last output line, exit code) of one `prepbot tick` process."""
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a running process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_tick(config: Path, now: str) -> tuple[float, int, str, int, float]:
+    """(seconds, peak RSS in MiB, last output line, exit code, CPU seconds) of one `prepbot tick`."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "prepbot", "tick", "--config", str(config), "--now", now],
@@ -101,7 +107,8 @@ def run_tick(config: Path, now: str) -> tuple[float, int, str, int]:
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
-    return seconds, usage.ru_maxrss // 1024, (out.strip().splitlines() or [""])[-1], proc.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, usage.ru_maxrss // 1024, (out.strip().splitlines() or [""])[-1], proc.returncode, cpu
 
 
 def org_counts(org: SandboxProcess) -> dict[str, int]:
@@ -155,9 +162,11 @@ def measure(n: int) -> dict[str, Any]:
             org_later = datetime.now(UTC) + timedelta(hours=1)
             org.control("POST", "clock", {"now": org_later.isoformat()})
             before = org.control("GET", "api-usage")["used"]
-            day_seconds, day_rss, day_line, day_exit = run_tick(config, SEND_MOMENT)
+            org_cpu = process_cpu_seconds(org.proc.pid)
+            day_seconds, day_rss, day_line, day_exit, day_cpu = run_tick(config, SEND_MOMENT)
+            org_cpu = process_cpu_seconds(org.proc.pid) - org_cpu
             after_day = org.control("GET", "api-usage")["used"]
-            steady_seconds, _, _, steady_exit = run_tick(config, "2026-12-01T09:05:00Z")
+            steady_seconds, _, _, steady_exit, _ = run_tick(config, "2026-12-01T09:05:00Z")
             after_steady = org.control("GET", "api-usage")["used"]
             counts = org_counts(org)
     return {
@@ -169,6 +178,9 @@ def measure(n: int) -> dict[str, Any]:
         "day_seconds": round(day_seconds, 1),
         "meetings_per_second": round(n / day_seconds, 1),
         "peak_rss_mib": day_rss,
+        # CPU per meeting of the tick process, and of the sandbox (org + SMTP sink) meanwhile
+        "tick_cpu_ms_per_meeting": round(1000 * day_cpu / n, 2),
+        "sandbox_cpu_ms_per_meeting": round(1000 * org_cpu / n, 2),
         "steady_seconds": round(steady_seconds, 1),
         "tick": day_line,
         "tick_exit_codes": [day_exit, steady_exit],
@@ -186,6 +198,8 @@ def main(argv: list[str]) -> int:
         "day_seconds",
         "meetings_per_second",
         "peak_rss_mib",
+        "tick_cpu_ms_per_meeting",
+        "sandbox_cpu_ms_per_meeting",
     )
     print(" | ".join(header))
     for n in sizes:

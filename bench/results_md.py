@@ -11,6 +11,7 @@ from typing import Any
 from bench.results_tables import (
     Verdict,
     api_table,
+    cpu_budget_table,
     good,
     mark,
     memory_table,
@@ -92,6 +93,7 @@ def render_results(r: dict[str, Any]) -> tuple[str, list[Verdict]]:
         "### What the measured tick did\n\n" + work_table(r),
         "### Against a naive simple-salesforce client\n\n" + naive,
         "## 2. Throughput\n\n" + throughput,
+        "### CPU per meeting, and what the cores allow\n\n" + cpu_budget_table(r),
         "### Workers (1 / 2 / 4)\n\n" + workers_table(r),
         "## 3. Memory\n\n" + memory,
         "## 4. Rendering\n\n" + render_table(r),

@@ -152,6 +152,40 @@ def throughput_table(r: dict[str, Any]) -> tuple[str, list[Verdict]]:
     return _table(header, "|---:|---:|---:|---:|---:|:--:|", rows, note), verdicts
 
 
+def cpu_budget_table(r: dict[str, Any]) -> str:
+    """Where the CPU of a meeting goes, and the throughput this machine's cores allow at best."""
+    cores = int(r["machine"].get("cores") or 1)
+    loops = {row["messages"]: row for row in good(r["smtp"])}
+    rows: list[str] = []
+    for row in good(r["day"]):
+        tick, org = row.get("tick_cpu_ms_per_meeting"), row.get("sandbox_cpu_ms_per_meeting")
+        loop = loops.get(row["meetings"], {})
+        sink = loop.get("sink_cpu_ms_per_message")
+        if tick is None or org is None or sink is None:
+            continue
+        total = tick + org
+        ceiling = cores * 1000 / total
+        half = loop["smtp_messages_per_second"] / 2
+        rows.append(
+            f"| {n_(row['meetings'])} | {tick} | {org} | {total:.2f} | {ceiling:.0f} | "
+            f"{loop['loop_cpu_ms_per_message']} + {sink} | {half:.0f} |"
+        )
+    if not rows:
+        return "Not measured (older figures without CPU times)."
+    header = (
+        "| meetings | prepbot tick CPU ms/meeting | sandbox CPU ms/meeting (org + SMTP sink) | "
+        f"total | best possible on {cores} cores (meetings/s) | smtplib loop CPU ms/msg (client + sink) "
+        "| ½ loop rate (the target, /s) |"
+    )
+    note = (
+        "CPU is user + system time of the `prepbot tick` process and of the sandbox process during it. "
+        f"Even spread perfectly over all {cores} cores, a day's cycle cannot go faster than cores ÷ "
+        "total CPU per meeting. The SMTP sink alone costs what the loop's sink column says per message, "
+        "on the same cores."
+    )
+    return _table(header, "|---:|---:|---:|---:|---:|---:|---:|", rows, note)
+
+
 def memory_table(r: dict[str, Any]) -> tuple[str, list[Verdict]]:
     rows = [f"| {n_(row['meetings'])} | {row.get('peak_rss_mib') or error_text(row)} |" for row in r["day"]]
     measured = sorted(good(r["day"]), key=lambda row: row["meetings"])

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.day_cycle import seed
+from bench.day_cycle import process_cpu_seconds, seed
 from bench.render_rate import sample_confirmation_bytes
 from prepbot.sandbox.runner import SandboxProcess
 
@@ -39,13 +39,18 @@ def measure(n: int) -> dict[str, Any]:
         seed_file = Path(tmp) / "seed.json"
         seed_file.write_text(json.dumps(seed(0)), encoding="utf-8")
         with SandboxProcess("--seed", str(seed_file), "--state", str(Path(tmp) / "org")) as org:
+            sink_cpu, loop_cpu = process_cpu_seconds(org.proc.pid), time.process_time()
             seconds = send_loop(org.smtp_host, org.smtp_port, messages, "meetings@bench.test")
+            sink_cpu = process_cpu_seconds(org.proc.pid) - sink_cpu
+            loop_cpu = time.process_time() - loop_cpu
             stored = len(list(Path(org.outbox).glob("*.eml")))
     return {
         "messages": n,
         "smtp_seconds": round(seconds, 2),
         "smtp_messages_per_second": round(n / seconds, 1) if seconds else 0.0,
         "stored": stored,
+        "loop_cpu_ms_per_message": round(1000 * loop_cpu / n, 3) if n else 0.0,
+        "sink_cpu_ms_per_message": round(1000 * sink_cpu / n, 3) if n else 0.0,
         "message_bytes": len(data),
     }
 

@@ -19,6 +19,7 @@ TABLES = (
     "### What the measured tick did",
     "### Against a naive simple-salesforce client",
     "## 2. Throughput",
+    "### CPU per meeting, and what the cores allow",
     "### Workers (1 / 2 / 4)",
     "## 3. Memory",
     "## 4. Rendering",
@@ -82,6 +83,8 @@ def test_the_smtp_loop_stores_every_message_and_every_measure_is_positive(
     assert figures["smtp"][0]["stored"] == N
     assert figures["smtp"][0]["smtp_messages_per_second"] > 0
     assert figures["day"][0]["peak_rss_mib"] > 0
+    assert figures["day"][0]["tick_cpu_ms_per_meeting"] > 0  # what the cores allow at best
+    assert figures["smtp"][0]["sink_cpu_ms_per_message"] > 0
     assert figures["render"]["confirmation"]["renders"] > 0
     assert figures["render"]["prep_note"]["renders"] > 0
     assert figures["startup"]["median_ms"] > 0
