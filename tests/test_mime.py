@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -11,8 +10,8 @@ from email.parser import BytesParser
 import pytest
 
 from prepbot import mime
-from prepbot.domain import OutgoingMessage
 from prepbot.messages import build_email, checked_bytes
+from tests.test_messages import outgoing as message
 
 SENT_AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 NAMES = [
@@ -35,20 +34,6 @@ TEXTS = [
     ".a line that starts with a dot\n",
     "",
 ]
-
-
-def message(**changes: object) -> OutgoingMessage:
-    base = OutgoingMessage(
-        message_id="prepbot.0123abcd@mail.example.com",
-        from_name="Jan de Vries",
-        from_address="meetings@example.com",
-        to_name="Piet Jansen",
-        to_address="piet@example.org",
-        subject="Tomorrow at 10:00 – how do I find you?",
-        text="Dear Mr Jansen,\n",
-        html="<p>Dear Mr Jansen,</p>",
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def parsed(msg: EmailMessage) -> EmailMessage:
