@@ -78,8 +78,8 @@ def _is_control(char: str) -> bool:
     return unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
-def checked_address(value: str) -> Address:
-    """An ``Address`` for a bare addr-spec, or MessageError: addresses are refused, never cleaned.
+def checked_addr_spec(value: str) -> str:
+    """A bare addr-spec as checked (``local@domain``), or MessageError: addresses are refused, never cleaned.
 
     ASCII local parts only (SMTPUTF8 is not assumed of the relay, reliability.md D7); an
     internationalised domain is converted to its IDNA form.
@@ -94,7 +94,12 @@ def checked_address(value: str) -> Address:
         or local.endswith(".")
     ):
         raise MessageError(f"not a usable email address: {_show(text)}")
-    return Address(addr_spec=f"{local}@{_checked_domain(domain)}")
+    return f"{local}@{_checked_domain(domain)}"
+
+
+def checked_address(value: str) -> Address:
+    """:func:`checked_addr_spec` as an ``Address``."""
+    return Address(addr_spec=checked_addr_spec(value))
 
 
 def _checked_domain(domain: str) -> str:
@@ -114,8 +119,7 @@ def _show(value: str) -> str:
 
 def _named(name: str, address: str) -> str:
     """``Name <addr>`` for a header: the address checked (refused if unusable), the name cleaned."""
-    plain = checked_address(address)
-    return mime.mailbox(clean_header_text(name, 200), plain.addr_spec)
+    return mime.mailbox(clean_header_text(name, 200), checked_addr_spec(address))
 
 
 def build_email(
