@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from prepbot.sandbox.cli import write_config_file  # noqa: E402
+from prepbot.sandbox.cli import write_sandbox_config  # noqa: E402
 from prepbot.sandbox.runner import SandboxProcess, client_session  # noqa: E402
 
 SEND_MOMENT = "2026-12-01T09:00:00Z"  # 10:00 in Amsterdam, the day before 2 December
@@ -145,17 +145,8 @@ def measure(n: int) -> dict[str, Any]:
         ) as org:
             seeded = time.perf_counter() - started
             config = folder / "prepbot.toml"
-            write_config_file(
-                config,
-                instance_url=org.instance_url,
-                token_file=folder / "org" / "access_token",
-                ca_bundle=Path(org.ca_bundle),
-                smtp_host=org.smtp_host,
-                smtp_port=org.smtp_port,
-                state_dir=folder,
-            )
-            with config.open("a", encoding="utf-8") as fh:
-                fh.write(f'\n[messages]\norg_time_zone = "{ZONE}"\n[schedule]\nbatch_size = 200\n')
+            extra = f'\n[messages]\norg_time_zone = "{ZONE}"\n[schedule]\nbatch_size = 200\n'
+            write_sandbox_config(config, org, folder, extra=extra)
             # The meetings were booked a while before the send moment, not seconds before (the
             # org's clock moves on an hour): an incremental sync re-reads the last minutes of
             # changes (its overlap) in a new process, which a real steady state does not have.

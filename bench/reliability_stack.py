@@ -21,7 +21,7 @@ from prepbot.app import App, build_app
 from prepbot.clock import FixedClock
 from prepbot.config import load_config
 from prepbot.report import Report
-from prepbot.sandbox.cli import write_config_file
+from prepbot.sandbox.cli import write_sandbox_config
 from prepbot.sandbox.runner import SandboxHandle, start_sandbox
 
 # Canary secrets: the org's session token and the relay's password. A run greps every log line,
@@ -195,15 +195,7 @@ class Stack:
 
     def _write_config(self, policy: str, notes: bool) -> Path:
         path = self.workdir / "prepbot.toml"
-        write_config_file(
-            path,
-            instance_url=self.org.instance_url,
-            token_file=self.org.token_file,
-            ca_bundle=Path(self.org.ca_bundle),
-            smtp_host=self.relay.host,
-            smtp_port=self.relay.port,
-            state_dir=self.workdir,
-        )
+        write_sandbox_config(path, self.org, self.workdir, smtp=(self.relay.host, self.relay.port))
         secret = self.workdir / "smtp-password"
         secret.write_text(CANARY_PASSWORD + "\n", encoding="utf-8")
         secret.chmod(0o600)

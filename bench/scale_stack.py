@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from prepbot.sandbox.cli import write_config_file  # noqa: E402
+from prepbot.sandbox.cli import write_sandbox_config  # noqa: E402
 from prepbot.sandbox.runner import SandboxProcess  # noqa: E402
 from tests.pgserver import PgServer, bindir  # noqa: E402
 
@@ -172,15 +172,7 @@ class Stack:
             ready_timeout=900,
         )
         self.config = self.folder / "prepbot.toml"
-        write_config_file(
-            self.config,
-            instance_url=self.org.instance_url,
-            token_file=self.folder / "org" / "access_token",
-            ca_bundle=Path(self.org.ca_bundle),
-            smtp_host=self.org.smtp_host,
-            smtp_port=self.org.smtp_port,
-            state_dir=self.folder,
-        )
+        write_sandbox_config(self.config, self.org, self.folder)
         text = re.sub(r'(?m)^url = "sqlite:.*"$', f'url = "{self.url}"', self.config.read_text("utf-8"))
         t = self.timing
         text += SCALE_CONFIG.format(sync=t.sync, dispatch=t.dispatch, lease=t.lease, batch=t.batch, zone=ZONE)

@@ -233,27 +233,20 @@ def run_demo(output: Path, *, days: int = 2) -> int:
 
 
 def _write_config(output: Path, org: Any) -> Path:
-    from prepbot.sandbox.cli import write_config_file
+    from prepbot.sandbox.cli import write_sandbox_config
 
-    path = output / "prepbot.toml"
-    write_config_file(
-        path,
-        instance_url=org.instance_url,
-        token_file=org.token_file,
-        ca_bundle=Path(org.ca_bundle),
-        smtp_host=org.smtp_host,
-        smtp_port=org.smtp_port,
-        state_dir=output,
-    )
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(
+    return write_sandbox_config(
+        output / "prepbot.toml",
+        org,
+        output,
+        extra=(
             '\n[salesforce.fields]\ncontact_language = "Preferred_Language__c"\n'
             'contact_time_zone = "Time_Zone__c"\nevent_no_show = "Meeting_Outcome__c"\n'
             'event_travel_distance = "Travel_Distance_km__c"\n\n[messages]\n'
             'sending_address = "meetings@demo.prepbot.test"\nmessage_id_domain = "demo.prepbot.test"\n'
             'org_time_zone = "Europe/Amsterdam"\n'
-        )
-    return path
+        ),
+    )
 
 
 def _simulate(output: Path, org: Any, config: Path, state: DemoState, days: int) -> int:

@@ -11,7 +11,7 @@ import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -66,6 +66,31 @@ def write_config_file(
     path.write_text(text, encoding="utf-8")
 
 
+def write_sandbox_config(
+    path: Path, org: Any, state_dir: Path, *, smtp: tuple[str, int] | None = None, extra: str = ""
+) -> Path:
+    """:func:`write_config_file` for a running sandbox, then ``extra`` TOML appended.
+
+    ``org`` is an in-process :class:`~prepbot.sandbox.runner.SandboxHandle` or a
+    :class:`~prepbot.sandbox.runner.SandboxProcess` (whose JSON line carries the same names);
+    ``smtp`` sends mail to another relay than the sandbox's sink.
+    """
+    host, port = smtp or (org.smtp_host, org.smtp_port)
+    write_config_file(
+        path,
+        instance_url=org.instance_url,
+        token_file=Path(org.token_file),
+        ca_bundle=Path(org.ca_bundle),
+        smtp_host=host,
+        smtp_port=port,
+        state_dir=state_dir,
+    )
+    if extra:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(extra)
+    return path
+
+
 @sandbox_app.callback()
 def _main() -> None:
     """A local Salesforce-compatible org for demos and tests."""
@@ -112,15 +137,7 @@ def serve(
     )
     try:
         if write_config:
-            write_config_file(
-                write_config.resolve(),
-                instance_url=handle.instance_url,
-                token_file=handle.token_file,
-                ca_bundle=handle.ca_bundle,
-                smtp_host=handle.smtp_host,
-                smtp_port=handle.smtp_port,
-                state_dir=state_dir,
-            )
+            write_sandbox_config(write_config.resolve(), handle, state_dir)
         info = {
             "instance_url": handle.instance_url,
             "access_token": handle.access_token,

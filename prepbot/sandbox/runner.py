@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from prepbot.sandbox.auth import TOKEN_FILE
 from prepbot.sandbox.faults import Faults
 from prepbot.sandbox.limits import DEFAULT_DAILY_API_LIMIT, ApiCounter
 from prepbot.sandbox.routes_control import set_clock
@@ -197,6 +198,7 @@ class SandboxProcess:
             env=dict(env) if env is not None else None,
         )
         self.info: dict[str, Any] = self._read_ready(ready_timeout)
+        self.state_dir = Path(args[args.index("--state") + 1]) if "--state" in args else None
 
     def _read_ready(self, timeout: float) -> dict[str, Any]:
         assert self.proc.stdout is not None
@@ -208,6 +210,13 @@ class SandboxProcess:
             self.stop()
             raise RuntimeError(f"sandbox did not start:\n{self.stderr_text()}")
         return dict(json.loads(line[0]))
+
+    @property
+    def token_file(self) -> Path:
+        """The state file holding the access token (``--state`` must have been given)."""
+        if self.state_dir is None:
+            raise AttributeError("token_file: the sandbox was started without --state")
+        return self.state_dir / TOKEN_FILE
 
     def __getattr__(self, name: str) -> Any:
         """`instance_url`, `access_token`, `ca_bundle`, ... from the JSON line."""

@@ -116,28 +116,22 @@ class Prepbot:
 @pytest.fixture
 def prepbot_org(sandbox_factory: Callable[..., Any], tmp_path: Path) -> Callable[..., Prepbot]:
     """``prepbot_org(contacts, events, extra={})`` starts a seeded sandbox and writes the config."""
-    from prepbot.sandbox.cli import write_config_file
+    from prepbot.sandbox.cli import write_sandbox_config
 
     def start(contacts: list[dict[str, Any]], events: list[dict[str, Any]], **extra: Any) -> Prepbot:
         seed = {"$fields": FIELDS, "User": OWNERS, "Contact": contacts, "Event": events, **extra}
         org = sandbox_factory(seed_data=seed, state_dir=tmp_path / "org")
-        config = tmp_path / "prepbot.toml"
-        write_config_file(
-            config,
-            instance_url=org.instance_url,
-            token_file=org.token_file,
-            ca_bundle=Path(org.ca_bundle),
-            smtp_host=org.smtp_host,
-            smtp_port=org.smtp_port,
-            state_dir=tmp_path,
-        )
-        with config.open("a", encoding="utf-8") as fh:
-            fh.write(
+        config = write_sandbox_config(
+            tmp_path / "prepbot.toml",
+            org,
+            tmp_path,
+            extra=(
                 '\n[salesforce.fields]\ncontact_language = "Preferred_Language__c"\n'
                 'contact_time_zone = "Time_Zone__c"\n\n[messages]\nsending_address = "meet@team.test"\n'
                 'message_id_domain = "team.test"\norg_time_zone = "Europe/Amsterdam"\n'
                 'internal_domains = ["team.test"]\n'
-            )
+            ),
+        )
         return Prepbot(org, config, CliRunner())
 
     return start

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from prepbot.ledger.sql import SqlLedger
-from prepbot.sandbox.cli import write_config_file
+from prepbot.sandbox.cli import write_sandbox_config
 from tests.reliability.oracle import Mail, Observation, Truth, observe, read_mails, violations
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -79,17 +79,10 @@ class Scene:
         return local(self.wednesday - timedelta(days=1), 10)
 
     def write_config(self) -> None:
-        write_config_file(
-            self.config,
-            instance_url=self.org.instance_url,
-            token_file=self.org.token_file,
-            ca_bundle=Path(self.org.ca_bundle),
-            smtp_host=self.org.smtp_host,
-            smtp_port=self.smtp_port or self.org.smtp_port,
-            state_dir=self.folder,
+        relay = (self.org.smtp_host, self.smtp_port) if self.smtp_port else None
+        write_sandbox_config(
+            self.config, self.org, self.folder, smtp=relay, extra=toml_sections(self.settings)
         )
-        with self.config.open("a", encoding="utf-8") as fh:
-            fh.write(toml_sections(self.settings))
 
     def configure(self, **sections: dict[str, Any]) -> None:
         for name, values in sections.items():

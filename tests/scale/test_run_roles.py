@@ -25,22 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def config(sandbox_factory: Callable[..., Any], tmp_path: Path) -> tuple[Path, Any]:
     """A sandbox org with three meetings due now, and a config for it (SQLite ledger, short intervals)."""
-    from prepbot.sandbox.cli import write_config_file
+    from prepbot.sandbox.cli import write_sandbox_config
 
     org = sandbox_factory(seed_data=seed(3, datetime.now(UTC)), state_dir=tmp_path / "org")
-    path = tmp_path / "prepbot.toml"
-    write_config_file(
-        path,
-        instance_url=org.instance_url,
-        token_file=org.token_file,
-        ca_bundle=Path(org.ca_bundle),
-        smtp_host=org.smtp_host,
-        smtp_port=org.smtp_port,
-        state_dir=tmp_path,
-    )
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(SCALE_CONFIG.format(sync=10, dispatch=5, lease=30, batch=50, zone="UTC"))
-    return path, org
+    extra = SCALE_CONFIG.format(sync=10, dispatch=5, lease=30, batch=50, zone="UTC")
+    return write_sandbox_config(tmp_path / "prepbot.toml", org, tmp_path, extra=extra), org
 
 
 @pytest.fixture
