@@ -207,11 +207,11 @@ def send_test(
     """Send one message to ADDRESS only, marked [TEST]; never recorded as the real send (no row, no Task)."""
     from prepbot.admin import test_message
     from prepbot.errors import DeliveryError, MessageError
-    from prepbot.messages import checked_address
+    from prepbot.messages import checked_addr_spec
 
     settings = _cli()._settings(config)
     try:
-        checked_address(to)
+        checked_addr_spec(to)
     except MessageError as exc:
         raise _cli()._fail(str(exc), _cli().EXIT_CONFIG) from None
     meeting, crm = _meeting(settings, event, event is None)

@@ -9,7 +9,6 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from email import policy
 from email.header import decode_header
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import format_datetime
@@ -95,11 +94,6 @@ def checked_addr_spec(value: str) -> str:
     ):
         raise MessageError(f"not a usable email address: {_show(text)}")
     return f"{local}@{_checked_domain(domain)}"
-
-
-def checked_address(value: str) -> Address:
-    """:func:`checked_addr_spec` as an ``Address``."""
-    return Address(addr_spec=checked_addr_spec(value))
 
 
 def _checked_domain(domain: str) -> str:

@@ -36,7 +36,7 @@ class Verdict:
 def is_valid_address(address: str) -> bool:
     """True for a plain ASCII address a relay will take (no display name, no spaces).
 
-    The same local-part rules as ``messages.checked_address`` (RFC 5321 §4.5.3.1.1: at most 64
+    The same local-part rules as ``messages.checked_addr_spec`` (RFC 5321 §4.5.3.1.1: at most 64
     octets; RFC 5322 dot-atom: no leading, trailing or double dot), so an address planned here is
     never refused when the message is built (reliability D7).
     """
