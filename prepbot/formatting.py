@@ -15,6 +15,10 @@ from prepbot import zones
 # Japanese "y年") from a CLDR date pattern: "EEEE d MMMM y" -> "EEEE d MMMM". Weekday and month
 # names still come from CLDR; only the year, pointless for a meeting one day away, goes.
 _YEAR_FIELD = re.compile(r"[\s,.]*y+(?:年|\s*'[^']*'\.?)?")
+# The formatters below are pure, and a day's meetings share a few days and clock times (slots on
+# the hour and half hour): each distinct (value, zone, locale) is formatted by Babel once (issue 7:
+# Babel was a fifth of a message's rendering).
+_FORMATTED = 4096
 
 
 @lru_cache(maxsize=64)
@@ -29,21 +33,25 @@ def _day_pattern(locale: str) -> str:
     return _YEAR_FIELD.sub("", full).strip(" ,")
 
 
+@lru_cache(maxsize=_FORMATTED)
 def format_day(day: date, locale: str) -> str:
     """Weekday and date without the year: "dinsdag 1 december", "Tuesday, December 1"."""
     return format_date(day, _day_pattern(locale), locale=_locale(locale))
 
 
+@lru_cache(maxsize=_FORMATTED)
 def format_day_month(day: date, locale: str) -> str:
     """Date and month only, in the form that follows a number: "1 december", "1 декабря"."""
     return format_date(day, _locale(locale).datetime_skeletons["MMMMd"].pattern, locale=_locale(locale))
 
 
+@lru_cache(maxsize=_FORMATTED)
 def format_weekday(day: date, locale: str) -> str:
     """The weekday's full name: "dinsdag", "Tuesday", "вторник"."""
     return format_date(day, "EEEE", locale=_locale(locale))
 
 
+@lru_cache(maxsize=_FORMATTED)
 def format_clock(at: datetime, zone: str, locale: str) -> str:
     """The local wall-clock time in the locale's short form: "10:00", "10:00 AM"."""
     return format_time(at, "short", tzinfo=zones.zone(zone), locale=_locale(locale))
@@ -56,6 +64,7 @@ def local_date(at: datetime, zone: str) -> date:
     return at.astimezone(zones.zone(zone)).date()
 
 
+@lru_cache(maxsize=_FORMATTED)
 def format_meeting_time(start_at: datetime, zone: str, locale: str) -> str:
     """The meeting's local day and time, joined by the locale's CLDR date-time pattern.
 

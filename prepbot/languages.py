@@ -36,12 +36,18 @@ def normalize_language(value: str | None, available: Collection[str] = ()) -> st
     if not text:
         return None
     if _CODE.match(text):
-        try:
-            return Locale.parse(text.replace("-", "_")).language
-        except (ValueError, UnknownLocaleError):
-            # CLDR does not know it ("xx", "de_XX"); the first subtag still names a language.
-            return re.split(r"[_-]", text)[0].lower()
+        return _language_of_code(text)
     return _names_to_codes(tuple(sorted(available))).get(text.casefold())
+
+
+@lru_cache(maxsize=1024)
+def _language_of_code(text: str) -> str:
+    """ "nl_NL", "ru-RU" -> the language; CLDR is asked once per distinct code (several per message)."""
+    try:
+        return Locale.parse(text.replace("-", "_")).language
+    except (ValueError, UnknownLocaleError):
+        # CLDR does not know it ("xx", "de_XX"); the first subtag still names a language.
+        return re.split(r"[_-]", text)[0].lower()
 
 
 def choose_language(

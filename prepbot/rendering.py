@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:_[A-Za-z0-9]{2,8})?$")
 _KIND = re.compile(r"^[a-z][a-z0-9_]*$")
 _TRACE_FRAME = "__jinja_exception__"  # set in the globals of frames Jinja rewrites to template lines
-# How long a listing of the template folders is trusted: an admin's new language file is seen within
-# this time by a running daemon, without a directory walk per message (issue 7: it was 20% of a cycle).
+# How long a listing of the template folders, and the compiled templates, are trusted: an admin's
+# new or edited file is seen within this time by a running daemon, without a directory walk or a
+# stat() of every source per message (issue 7: the walk was 20% of a cycle, the stats 37 per meeting).
 LISTING_TTL_SECONDS = 5.0
 
 
@@ -94,6 +95,7 @@ class Renderer:
         self.max_output_chars = max_output_chars
         self.max_render_seconds = max_render_seconds
         self._listing: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
+        self._validated_at = time.monotonic()
         # names -> (digest, the loader's up-to-date checks of every source hashed into it)
         self._versions: dict[tuple[str, ...], tuple[str, list[Callable[[], bool]]]] = {}
 
@@ -101,11 +103,7 @@ class Renderer:
 
     def available_languages(self, kind: str) -> list[str]:
         """Languages with a ``<kind>.txt`` template in any layer, sorted."""
-        suffix = f"/{kind}.txt"
-        names = self._names()
-        return sorted(
-            {name.split("/")[0] for name in names if name.endswith(suffix) and name.count("/") == 1}
-        )
+        return list(_languages_with(self._names(), f"/{kind}.txt"))
 
     def template_names(self) -> list[str]:
         """Every template name in either layer (``"nl/confirmation.txt"``), sorted."""
@@ -152,11 +150,12 @@ class Renderer:
     def template_version(self, *names: str) -> str:
         """sha256 over the sources of ``names`` and every template they import/include/extend.
 
-        Computed once per set of names and kept while every source file is unchanged (the same
-        modification-time check Jinja's own template cache makes).
+        Computed once per set of names and kept while every source file is unchanged (checked with
+        the compiled templates, at most once per ``LISTING_TTL_SECONDS``).
         """
+        self._revalidate()
         cached = self._versions.get(names)
-        if cached is not None and all(_fresh(check) for check in cached[1]):
+        if cached is not None:
             return cached[0]
         digest = hashlib.sha256()
         checks: list[Callable[[], bool]] = []
@@ -197,6 +196,35 @@ class Renderer:
             self._listing = (now, names)
         return names
 
+    def _revalidate(self) -> None:
+        """Forget compiled templates and versions once a source changed, at most once per TTL.
+
+        A source changed when its file's modification time moved, it went away, or another
+        layer now provides it (an admin file added over a shipped one). Jinja's own check
+        (``auto_reload``) would stat every source of every render instead.
+        """
+        now = time.monotonic()
+        if now - self._validated_at <= LISTING_TTL_SECONDS:
+            return
+        self._validated_at = now
+        cache = self._env.cache
+        compiled = list(cache.values()) if cache is not None else []
+        stale = any(not self._still_current(template) for template in compiled) or any(
+            not _fresh(check) for _version, checks in self._versions.values() for check in checks
+        )
+        if stale:
+            log.info("a template source changed; recompiling")
+            if cache is not None:
+                cache.clear()
+            self._versions.clear()
+
+    def _still_current(self, template: Any) -> bool:
+        try:
+            _source, filename, _uptodate = self._loader.get_source(self._env, template.name)
+        except TemplateNotFound:
+            return False
+        return filename == template.filename and template.is_up_to_date
+
     def _resolve_language(self, kind: str, language: str) -> tuple[str, bool]:
         if not _KIND.match(kind):
             raise TemplateError(f"not a message kind: {kind!r}")
@@ -208,6 +236,7 @@ class Renderer:
         raise TemplateError(f"no {kind} template for {language!r} nor the default {self.default_language!r}")
 
     def _render_name(self, name: str, context: Mapping[str, Any]) -> str:
+        self._revalidate()
         try:
             template = self._env.get_template(name)
             return self._bounded(name, template.generate(dict(context)))
@@ -271,6 +300,14 @@ class Renderer:
                 problem = Problem(exc.template or f"{lang}/{kind}", exc.line, str(exc), exc.hint or "")
                 found.setdefault((problem.path, problem.line, problem.message), problem)
         return list(found.values())
+
+
+@lru_cache(maxsize=256)
+def _languages_with(names: frozenset[str], suffix: str) -> tuple[str, ...]:
+    """The sorted ``<lang>`` of every ``<lang><suffix>`` in a listing (asked several times per message)."""
+    return tuple(
+        sorted({name.split("/")[0] for name in names if name.endswith(suffix) and name.count("/") == 1})
+    )
 
 
 @lru_cache(maxsize=256)

@@ -112,7 +112,9 @@ class CappedSandbox(ImmutableSandboxedEnvironment):
             trim_blocks=True,
             lstrip_blocks=True,
             optimized=False,  # no constant folding at compile time, where no deadline runs
-            auto_reload=True,  # an edited admin template applies to messages not yet sent
+            # an edited admin template applies to messages not yet sent: the Renderer checks
+            # its sources every few seconds, not at every get_template (a stat per source)
+            auto_reload=False,
         )
         self.max_output_chars = max_output_chars
         self.globals.clear()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from prepbot import rendering
 from prepbot.context import build_confirmation_context
 from prepbot.errors import TemplateError
 from prepbot.formatting import format_day, format_meeting_time
@@ -81,6 +83,32 @@ def test_the_version_covers_imported_macro_files(admin: Path) -> None:
     assert before != after
 
 
+def test_a_running_renderer_sees_an_edited_admin_template_once_its_check_is_due(
+    admin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(admin, "en/confirmation.subject.txt", "Before, {{ client.first_name }}")
+    running = renderer(admin)
+    before = running.render("confirmation", "en", context())
+    write(admin, "en/confirmation.subject.txt", "After, {{ client.first_name }}")
+    os.utime(admin / "en/confirmation.subject.txt", ns=(0, 10**18))  # a coarse clock: mtime moved
+    monkeypatch.setattr(rendering, "LISTING_TTL_SECONDS", -1.0)
+    after = running.render("confirmation", "en", context())
+    assert (before.subject, after.subject) == ("Before, Piet", "After, Piet")
+    assert before.template_version != after.template_version
+
+
+def test_a_running_renderer_sees_an_admin_file_added_over_a_shipped_one(
+    admin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = renderer(admin)
+    shipped = running.render("confirmation", "en", context())
+    write(admin, "en/confirmation.subject.txt", "Overridden, {{ client.first_name }}")
+    monkeypatch.setattr(rendering, "LISTING_TTL_SECONDS", -1.0)
+    layered = running.render("confirmation", "en", context())
+    assert layered.subject == "Overridden, Piet" != shipped.subject
+    assert layered.template_version != shipped.template_version
+
+
 def test_the_subject_is_rendered_to_one_line(admin: Path) -> None:
     write(admin, "en/confirmation.subject.txt", "Line one\n\n  line   two\n")
     assert renderer(admin).render("confirmation", "en", context()).subject == "Line one line two"
@@ -152,9 +180,10 @@ def test_template_injection_from_an_admin_folder_fails_without_showing_internals
 
 
 def test_the_sandbox_still_refuses_an_attribute_after_safe_ones_of_the_same_type_were_allowed(
-    admin: Path,
+    admin: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The sandbox remembers its verdicts per (type, attribute): a safe verdict must not leak."""
+    monkeypatch.setattr(rendering, "LISTING_TTL_SECONDS", -1.0)  # each edit is seen at once
     shared = renderer(admin)
     write(
         admin, "en/confirmation.txt", "{{ client.first_name.upper() }} {{ [1].index(1) }} {{ {}.keys() }}\n"
