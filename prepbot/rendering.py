@@ -223,7 +223,7 @@ class Renderer:
             _source, filename, _uptodate = self._loader.get_source(self._env, template.name)
         except TemplateNotFound:
             return False
-        return filename == template.filename and template.is_up_to_date
+        return bool(filename == template.filename and template.is_up_to_date)
 
     def _resolve_language(self, kind: str, language: str) -> tuple[str, bool]:
         if not _KIND.match(kind):
