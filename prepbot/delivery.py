@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -167,6 +167,7 @@ class Settler:
         report: Report,
         sent_reason: str = "",
         cutoff: timedelta = _NO_CUTOFF,
+        while_waiting: Callable[[], None] | None = None,
     ) -> Outcome:
         """Send ``message`` for a claimed row, and settle what happened.
 
@@ -176,11 +177,13 @@ class Settler:
         in doubt (C3/C4). A claim lost by then aborts the send before the relay can accept it.
 
         ``sent_reason`` is kept on a SENT row (e.g. "fallback: de→en"); ``cutoff`` is passed to
-        :meth:`retry_or_fail`. IN_DOUBT is left to the caller, which knows what the owner should be told.
+        :meth:`retry_or_fail`; ``while_waiting`` to the transport (work to do while the relay
+        handles the message, the row SENDING). IN_DOUBT is left to the caller, which knows what the
+        owner should be told.
         """
         data_end = _DataEnd(self.ledger, row, now)
         try:
-            transport.send(message, on_data_end=data_end)
+            transport.send(message, on_data_end=data_end, while_waiting=while_waiting)
             data_end()  # a transport that never called it: still SENDING before SENT
             failpoints.hit("after_send")
         except StaleClaimError:  # taken away before the point of no return: nothing was sent

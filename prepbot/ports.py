@@ -103,7 +103,11 @@ class Transport(Protocol):
     logs_activity: bool
 
     def send(
-        self, message: OutgoingMessage, *, on_data_end: Callable[[], None] | None = None
+        self,
+        message: OutgoingMessage,
+        *,
+        on_data_end: Callable[[], None] | None = None,
+        while_waiting: Callable[[], None] | None = None,
     ) -> DeliveryReceipt:
         """Hand ``message`` to the relay.
 
@@ -111,6 +115,11 @@ class Transport(Protocol):
         relay accept the message (SMTP: the data and its terminator; Salesforce: the request). If it
         raises, nothing is sent and the exception propagates: a crash before it left nothing at the
         relay (reliability C2), so the ledger may plan the message again.
+
+        ``while_waiting`` is called at most once, after the whole message went out and before the
+        relay's answer is read, so the caller can work while the relay handles it (render the next
+        message). It must not raise: an ``Exception`` from it is logged and the send's outcome
+        stands. A transport with no such wait may never call it.
 
         Raises:
             DeliveryRejectedError: permanent refusal (5xx); do not retry.

@@ -12,6 +12,7 @@ from itertools import islice
 from typing import Any, Protocol, TypeVar
 
 from prepbot import failpoints
+from prepbot.ahead import RenderAhead
 from prepbot.composer import Composed, Composer
 from prepbot.delivery import DEFAULT_CADENCE, Cadence, Outcome, Settler
 from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status, WriteResult
@@ -129,6 +130,7 @@ class Service:
         self.relay_unusable = False  # within one tick: the sync's sends found the relay unusable
         self._stop = threading.Event()  # set by request_stop(): end the cycle after this batch
         self.settler = Settler(ledger, cadence)
+        self._ahead = RenderAhead()  # the next confirmation, rendered while the relay handles this one
         self.in_doubt_alerts = InDoubtAlerts(
             crm=crm, ledger=ledger, composer=composer, batch_size=cadence.batch_size
         )
@@ -371,15 +373,33 @@ class Service:
         rows = [row for row in rows if row.key.kind is MessageKind.CONFIRMATION]
         sent: list[tuple[ActionRow, Meeting, Composed]] = []
         relay_ok = True
-        for row in rows:
+        for i, row in enumerate(rows):
             if not relay_ok:
                 self._settle(row, Status.PLANNED, now, "relay unusable; retried later", report, due_at=now)
                 continue
-            relay_ok = self._dispatch_row(row, fresh.get(row.key.event_id), now, report, sent)
+            ahead = self._render_ahead(rows[i + 1], fresh, now) if i + 1 < len(rows) else None
+            relay_ok = self._dispatch_row(row, fresh.get(row.key.event_id), now, report, sent, ahead)
+        self._ahead.clear()
         self._log_tasks(sent, now, report)
         for flow in self.flows:
             flow.after_batch(batch, fresh, now, report)
         return relay_ok
+
+    def _render_ahead(
+        self, row: ActionRow, fresh: dict[str, Meeting], now: datetime
+    ) -> Callable[[], None] | None:
+        """Work for the relay's wait on the message before ``row``: render ``row``'s confirmation,
+        when :meth:`_dispatch_row` is going to send it."""
+        meeting = fresh.get(row.key.event_id)
+        if meeting is None:
+            return None
+        action = confirmation_for(meeting, self.policy, self.audience, now)
+        if action.key != row.key or action.status is Status.SKIPPED or action.due_at > now:
+            return None
+        zone = action.time_zone or "UTC"
+        return lambda: self._ahead.prepare(
+            row.id, lambda: self.composer.confirmation(meeting, row.key, zone, now)
+        )
 
     def _dispatch_row(
         self,
@@ -388,6 +408,7 @@ class Service:
         now: datetime,
         report: Report,
         sent: list[tuple[ActionRow, Meeting, Composed]],
+        while_waiting: Callable[[], None] | None = None,
     ) -> bool:
         if meeting is None:
             self._settle(row, Status.CANCELLED, now, "meeting deleted", report)
@@ -407,7 +428,7 @@ class Service:
                 row, Status.PLANNED, now, "waiting for the send window", report, due_at=action.due_at
             )
             return True
-        return self._send(row, meeting, action, now, report, sent)
+        return self._send(row, meeting, action, now, report, sent, while_waiting)
 
     def _send(
         self,
@@ -417,15 +438,18 @@ class Service:
         now: datetime,
         report: Report,
         sent: list[tuple[ActionRow, Meeting, Composed]],
+        while_waiting: Callable[[], None] | None = None,
     ) -> bool:
         try:
-            composed = self.composer.confirmation(meeting, row.key, action.time_zone or "UTC", now)
+            composed = self._ahead.take(row.id) or self.composer.confirmation(
+                meeting, row.key, action.time_zone or "UTC", now
+            )
         except PrepbotError as exc:
             self._settle(row, Status.FAILED, now, f"template: {exc}", report)
             # O2 / H3: a row that fails for good is an alert (stderr, exit 1), not just a count
             report.errors.append(f"confirmation for {row.key.event_id} failed: template: {exc}")
             return True
-        return self._deliver(row, meeting, composed, now, report, sent)
+        return self._deliver(row, meeting, composed, now, report, sent, while_waiting)
 
     def _deliver(
         self,
@@ -435,10 +459,18 @@ class Service:
         now: datetime,
         report: Report,
         sent: list[tuple[ActionRow, Meeting, Composed]],
+        while_waiting: Callable[[], None] | None = None,
     ) -> bool:
         # "fallback: de→en" is kept on the row when the record asked for another language
         outcome = self.settler.deliver(
-            self.transport, row, composed.message, now, report, composed.fallback_note, self.policy.min_notice
+            self.transport,
+            row,
+            composed.message,
+            now,
+            report,
+            composed.fallback_note,
+            self.policy.min_notice,
+            while_waiting,
         )
         if outcome is Outcome.IN_DOUBT:
             self._in_doubt(row, meeting, composed, now, "the relay did not answer the end of data", report)

@@ -119,9 +119,15 @@ class SalesforceEmailTransport:
         )
 
     def send(
-        self, message: OutgoingMessage, *, on_data_end: Callable[[], None] | None = None
+        self,
+        message: OutgoingMessage,
+        *,
+        on_data_end: Callable[[], None] | None = None,
+        while_waiting: Callable[[], None] | None = None,
     ) -> DeliveryReceipt:
         """Send ``message`` through emailSimple (one API call); ``on_data_end`` runs right before it.
+
+        ``while_waiting`` is never called: the call's answer comes with the request's own round trip.
 
         Returns:
             The receipt; ``message_id`` is prepbot's own (Salesforce does not report the one it wrote).

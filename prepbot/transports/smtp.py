@@ -8,6 +8,7 @@ import logging
 import smtplib
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from types import TracebackType
@@ -43,6 +44,22 @@ DataEnd = Callable[[], None]
 Outcome = DeliveryReceipt | DeliveryError
 
 _SMTP_ERRORS = (smtplib.SMTPException, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hooks:
+    """The caller's calls around one message's end of DATA (see :meth:`SmtpTransport.send`)."""
+
+    on_data_end: DataEnd | None = None
+    while_waiting: DataEnd | None = None
+
+    def wait(self) -> None:
+        if self.while_waiting is None:
+            return
+        try:
+            self.while_waiting()
+        except Exception:  # the message is out: its reply, not this, decides what happened to it
+            log.exception("smtp: the work done while waiting for the relay's reply failed")
 
 
 class SmtpTransport:
@@ -149,10 +166,17 @@ class SmtpTransport:
     ) -> None:
         self.close()
 
-    def send(self, message: OutgoingMessage, *, on_data_end: DataEnd | None = None) -> DeliveryReceipt:
+    def send(
+        self,
+        message: OutgoingMessage,
+        *,
+        on_data_end: DataEnd | None = None,
+        while_waiting: DataEnd | None = None,
+    ) -> DeliveryReceipt:
         """Hand ``message`` to the relay for ``message.to_address``.
 
-        ``on_data_end`` runs right before the data and its terminator go out (the Transport port).
+        ``on_data_end`` runs right before the data and its terminator go out; ``while_waiting``
+        once they went out, before the reply to them is read (the Transport port).
 
         Returns:
             The receipt, with the relay's reply (e.g. ``250 2.0.0 queued as ...``).
@@ -166,13 +190,20 @@ class SmtpTransport:
             DeliveryAuthError: the relay refused our credentials (535): stop using this relay.
             DeliveryTlsError: certificate not verified, wrong host name, or no STARTTLS.
         """
-        outcome = self.send_many(message, [message.to_address], on_data_end=on_data_end)[message.to_address]
+        outcome = self.send_many(
+            message, [message.to_address], on_data_end=on_data_end, while_waiting=while_waiting
+        )[message.to_address]
         if isinstance(outcome, DeliveryError):
             raise outcome
         return outcome
 
     def send_many(
-        self, message: OutgoingMessage, recipients: Sequence[str], *, on_data_end: DataEnd | None = None
+        self,
+        message: OutgoingMessage,
+        recipients: Sequence[str],
+        *,
+        on_data_end: DataEnd | None = None,
+        while_waiting: DataEnd | None = None,
     ) -> dict[str, Outcome]:
         """Send one message to several envelope recipients in one transaction.
 
@@ -194,7 +225,7 @@ class SmtpTransport:
         envelope = make_envelope(built, sender, rcpts, self._wire(built) if self._wire else None)
         with self._lock:
             try:
-                return self._transaction(message, envelope, on_data_end)
+                return self._transaction(message, envelope, _Hooks(on_data_end, while_waiting))
             except DeliveryError:
                 raise
             except BaseException:
@@ -208,9 +239,7 @@ class SmtpTransport:
 
     # -- transaction ------------------------------------------------------------------------
 
-    def _transaction(
-        self, message: OutgoingMessage, envelope: Envelope, on_data_end: DataEnd | None = None
-    ) -> dict[str, Outcome]:
+    def _transaction(self, message: OutgoingMessage, envelope: Envelope, hooks: _Hooks) -> dict[str, Outcome]:
         smtp, reused = self._session()
         try:
             self._mail_from(smtp, envelope)
@@ -227,7 +256,7 @@ class SmtpTransport:
         if len(refused) == len(envelope.recipients):
             self._abandon(0)
             return dict(refused)
-        result = self._data(smtp, envelope, message, on_data_end)
+        result = self._data(smtp, envelope, message, hooks)
         return {rcpt: refused.get(rcpt, result) for rcpt in envelope.recipients}
 
     def _mail_from(self, smtp: smtplib.SMTP, envelope: Envelope) -> None:
@@ -263,21 +292,22 @@ class SmtpTransport:
         return refused
 
     def _data(
-        self, smtp: smtplib.SMTP, envelope: Envelope, message: OutgoingMessage, on_data_end: DataEnd | None
+        self, smtp: smtplib.SMTP, envelope: Envelope, message: OutgoingMessage, hooks: _Hooks
     ) -> Outcome:
         code, reply = self._command("DATA", lambda: smtp.docmd("DATA"))
         if code != 354:
             self._abandon(code)
             return reply_error("DATA", code, reply, self._redact)
         self._failpoint("before_data_end")
-        if on_data_end is not None:  # raising here aborts: send_many drops the session mid-DATA
-            on_data_end()
+        if hooks.on_data_end is not None:  # raising here aborts: send_many drops the session mid-DATA
+            hooks.on_data_end()
         try:
             smtp.send(envelope.payload)
         except _SMTP_ERRORS as exc:
             # sendall() failed, so the terminator (the last bytes) never left: nothing was accepted.
             self._drop()
             return DeliveryUnavailableError(f"smtp DATA: connection lost while sending: {exc}")
+        hooks.wait()  # the relay is handling the message: its reply waits in the socket meanwhile
         code, reply = self._final_reply(smtp)
         if code < 0:
             return DeliveryInDoubtError(

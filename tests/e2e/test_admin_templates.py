@@ -176,3 +176,32 @@ def test_check_json_free_output_names_every_problem_once(prepbot_org: Any) -> No
     lines = [line for line in bot.cli("templates", "check").output.splitlines() if ": error:" in line]
     assert len(lines) == len(set(lines))
     assert json.dumps(lines)  # plain text lines, one per problem
+
+
+def test_a_template_failing_for_one_client_fails_only_that_message_in_a_batch(prepbot_org: Any) -> None:
+    """Each confirmation after the first is rendered while the relay handles the one before it
+    (issue 7); a render that fails there still fails only its own row, with the template named."""
+    bot = prepbot_org(
+        [
+            contact("a", "Ann", "Early", "ann@client.test", "Europe/Amsterdam", "en"),
+            contact("b", "Bob", "Broken", "bob@client.test", "Europe/Amsterdam", "en"),
+            contact("c", "Cid", "Later", "cid@client.test", "Europe/Amsterdam", "en"),
+        ],
+        [
+            event("a", "2026-12-02T13:00:00Z"),
+            event("b", "2026-12-02T14:00:00Z"),
+            event("c", "2026-12-02T15:00:00Z"),
+        ],
+    )
+    text = (
+        shipped("en/confirmation.txt") + '{% if client.first_name == "Bob" %}{{ client.nope }}{% endif %}\n'
+    )
+    with_admin_folder(bot, {"en/confirmation.txt": text})
+    result = bot.cli("tick", "--now", "2026-12-01T09:00:00Z")
+    assert result.exit_code == EXIT_PROBLEMS, result.output
+    sent = sorted(str(m["To"].addresses[0].addr_spec) for m in bot.messages())
+    assert sent == ["ann@client.test", "cid@client.test"]
+    rows = {row["recipient"]: row for row in bot.log() if row["kind"] == "confirmation"}
+    assert rows["bob@client.test"]["status"] == "failed"
+    assert "template" in rows["bob@client.test"]["reason"] and "nope" in rows["bob@client.test"]["reason"]
+    assert {rows[r]["status"] for r in ("ann@client.test", "cid@client.test")} == {"logged"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from email.headerregistry import Address
@@ -515,3 +516,54 @@ def test_the_password_never_appears_in_errors_reprs_or_logs(
     assert any(r.name.startswith("prepbot") for r in ours)
     for record in ours:
         assert PASSWORD not in record.getMessage()
+
+
+# -- work while the relay handles the message (issue 7) ------------------------------------------
+
+
+def _wait_for_received(server: SmtpTestServer, count: int) -> None:
+    for _ in range(500):  # the message is on its way: it reaches the server within milliseconds
+        if len(server.received) >= count:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("the server never got the message")
+
+
+def test_while_waiting_runs_once_the_relay_has_the_message_and_before_its_reply(start_server, make_transport):
+    server = start_server(faults=[Fault("DATA_END", delay=2.0)])  # the relay holds its reply
+    seen: list[tuple[str, int, str | None]] = []
+    calls: list[str] = []
+
+    def while_waiting() -> None:
+        _wait_for_received(server, 1)
+        seen.append(("waiting", len(server.received), server.received[0].reply))
+
+    receipt = make_transport(server, data_end_timeout=10.0).send(
+        outgoing(), on_data_end=lambda: calls.append("data_end"), while_waiting=while_waiting
+    )
+    assert calls == ["data_end"]
+    assert seen == [("waiting", 1, None)]  # the whole message was there, no answer sent yet
+    assert receipt.reply.startswith("250")
+
+
+def test_an_error_in_while_waiting_is_logged_and_the_send_still_succeeds(
+    start_server, make_transport, caplog
+):
+    server = start_server()
+
+    def broken() -> None:
+        raise RuntimeError("render ahead broke")
+
+    with caplog.at_level(logging.ERROR, logger="prepbot.transports.smtp"):
+        receipt = make_transport(server).send(outgoing(), while_waiting=broken)
+    assert receipt.reply.startswith("250") and len(server.accepted) == 1
+    assert any("while waiting" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("at", ["MAIL", "RCPT", "DATA"])
+def test_while_waiting_is_not_called_when_the_message_never_went_out(start_server, make_transport, at):
+    server = start_server(faults=[Fault(at, reply="550 5.7.1 no")])
+    calls: list[str] = []
+    with pytest.raises(DeliveryRejectedError):
+        make_transport(server).send(outgoing(), while_waiting=lambda: calls.append("waiting"))
+    assert calls == [] and server.received == []

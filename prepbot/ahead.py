@@ -1,0 +1,47 @@
+"""A confirmation rendered one message ahead, while the relay handles the message before it (issue 7)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prepbot.composer import Composed
+from prepbot.errors import PrepbotError
+
+
+class RenderAhead:
+    """Holds at most one early-rendered confirmation until the send of its row takes it.
+
+    The relay spends about as long on a message's end of DATA as prepbot spends rendering the
+    next one, so the dispatcher renders row n+1 during row n's wait instead of after it. A message
+    is rendered from the meeting as read, its row's key, its zone and the cycle's clock: nothing
+    changes between that render and its send, so the send gets what it would have rendered. A
+    render that fails is kept as its error, and raised to that send.
+    """
+
+    def __init__(self) -> None:
+        self._ready: tuple[int, Composed | PrepbotError] | None = None
+
+    def prepare(self, row_id: int, render: Callable[[], Composed]) -> None:
+        """Render now for the row ``row_id`` (replacing anything held)."""
+        try:
+            value: Composed | PrepbotError = render()
+        except PrepbotError as exc:
+            value = exc
+        self._ready = (row_id, value)
+
+    def take(self, row_id: int) -> Composed | None:
+        """The message rendered for ``row_id``, or None (then render it now); held is dropped.
+
+        Raises:
+            PrepbotError: the early render of this row failed (template, address).
+        """
+        ready, self._ready = self._ready, None
+        if ready is None or ready[0] != row_id:
+            return None
+        if isinstance(ready[1], PrepbotError):
+            raise ready[1]
+        return ready[1]
+
+    def clear(self) -> None:
+        """Drop what is held (a batch ended before its row was sent)."""
+        self._ready = None
