@@ -33,7 +33,7 @@ from prepbot.flows.notes import NoteFlow, playbook_note_scripts
 from prepbot.ledger.sql import SqlLedger
 from prepbot.messages import build_email, checked_bytes
 from prepbot.planner import Audience
-from prepbot.playbooks import load_playbook
+from prepbot.playbooks import Playbook, load_playbook
 from prepbot.ports import Clock, Transport
 from prepbot.rendering import Renderer, shipped_templates_dir
 from prepbot.service import Flow, Service
@@ -182,24 +182,42 @@ def build_cadence(settings: Settings) -> Cadence:
 
 
 def build_flows(
-    settings: Settings, crm: SalesforceCrm, ledger: SqlLedger, transport: Transport
+    settings: Settings,
+    crm: SalesforceCrm,
+    ledger: SqlLedger,
+    transport: Transport,
+    composer: Composer | None = None,
 ) -> list[Flow]:
-    """The flows besides confirmations (prep notes, owner briefs, no-show follow-ups), each by config."""
+    """The flows besides confirmations (prep notes, owner briefs, no-show follow-ups), each by config.
+
+    They share ``composer`` (built here if not given) and one load of the playbook: one set of
+    compiled templates per process, not one per flow (issue 7: start-up).
+    """
     flows: list[Flow] = []
+    if not (settings.no_show.enabled or settings.notes.enabled):
+        return flows
+    composer = composer or build_composer(settings)
+    playbook = load_playbook(settings.playbooks.file)
     if settings.no_show.enabled:
-        flows.append(build_no_show_flow(settings, crm, ledger, transport))
+        flows.append(build_no_show_flow(settings, crm, ledger, transport, composer, playbook))
     if settings.notes.enabled:
-        flows.append(build_note_flow(settings, crm, ledger))
+        flows.append(build_note_flow(settings, crm, ledger, composer, playbook))
     if settings.notes.enabled and settings.notes.owner_brief:
-        flows.append(build_brief_flow(settings, ledger, transport))
+        flows.append(build_brief_flow(settings, ledger, transport, composer, playbook))
     return flows
 
 
-def build_note_flow(settings: Settings, crm: SalesforceCrm, ledger: SqlLedger) -> NoteFlow:
+def build_note_flow(
+    settings: Settings,
+    crm: SalesforceCrm,
+    ledger: SqlLedger,
+    composer: Composer | None = None,
+    playbook: Playbook | None = None,
+) -> NoteFlow:
     """Prep notes on the opportunity, with the playbook's fallback scripts."""
-    composer = build_composer(settings)
+    composer = composer or build_composer(settings)
     zone = settings.messages.org_time_zone
-    playbook = load_playbook(settings.playbooks.file)
+    playbook = playbook or load_playbook(settings.playbooks.file)
     return NoteFlow(
         crm=crm,
         ledger=ledger,
@@ -218,11 +236,17 @@ def api_budget_low(crm: SalesforceCrm, threshold: float) -> bool:
     return usage is not None and usage[1] > 0 and usage[0] >= threshold * usage[1]
 
 
-def build_brief_flow(settings: Settings, ledger: SqlLedger, transport: Transport) -> BriefFlow:
+def build_brief_flow(
+    settings: Settings,
+    ledger: SqlLedger,
+    transport: Transport,
+    composer: Composer | None = None,
+    playbook: Playbook | None = None,
+) -> BriefFlow:
     """The owner's morning brief (``[notes] owner_brief``): the prep note emailed to the owner."""
-    composer = build_composer(settings)
+    composer = composer or build_composer(settings)
     zone = settings.messages.org_time_zone
-    playbook = load_playbook(settings.playbooks.file)
+    playbook = playbook or load_playbook(settings.playbooks.file)
     return BriefFlow(
         ledger=ledger,
         transport=transport,
@@ -234,11 +258,16 @@ def build_brief_flow(settings: Settings, ledger: SqlLedger, transport: Transport
 
 
 def build_no_show_flow(
-    settings: Settings, crm: SalesforceCrm, ledger: SqlLedger, transport: Transport
+    settings: Settings,
+    crm: SalesforceCrm,
+    ledger: SqlLedger,
+    transport: Transport,
+    composer: Composer | None = None,
+    playbook: Playbook | None = None,
 ) -> NoShowFlow:
     """The no-show follow-up (also built by ``prepbot no-show`` when the flow is switched off)."""
-    composer = build_composer(settings)
-    scripts = playbook_scripts(composer.renderer, load_playbook(settings.playbooks.file))
+    composer = composer or build_composer(settings)
+    scripts = playbook_scripts(composer.renderer, playbook or load_playbook(settings.playbooks.file))
     return NoShowFlow(
         crm=crm,
         ledger=ledger,
@@ -260,15 +289,16 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     ledger = SqlLedger(settings.ledger.url)
     crm = build_crm(settings)
     transport = build_transport(settings, clock or SystemClock(), crm)
+    composer = build_composer(settings)
     service = Service(
         crm=crm,
         ledger=ledger,
         transport=transport,
-        composer=build_composer(settings),
+        composer=composer,
         policy=build_policy(settings),
         audience=build_audience(settings),
         cadence=build_cadence(settings),
         worker=f"{socket.gethostname()}:{os.getpid()}",
-        flows=build_flows(settings, crm, ledger, transport),
+        flows=build_flows(settings, crm, ledger, transport, composer),
     )
     return App(settings=settings, service=service, crm=crm, ledger=ledger, transport=transport)
