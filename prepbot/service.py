@@ -15,7 +15,7 @@ from prepbot import failpoints
 from prepbot.ahead import RenderAhead
 from prepbot.composer import Composed, Composer
 from prepbot.delivery import DEFAULT_CADENCE, Cadence, Outcome, Settler
-from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status, WriteResult
+from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status, TaskRecord, WriteResult
 from prepbot.errors import (
     CrmError,
     PrepbotError,
@@ -25,6 +25,7 @@ from prepbot.planner import Audience, confirmation_for, plan_confirmations
 from prepbot.ports import Crm, Ledger, Transport
 from prepbot.report import Report
 from prepbot.timing import SendPolicy
+from prepbot.writes import BackgroundWrites, Writes
 
 log = logging.getLogger(__name__)
 LAST_SYNC = "last_sync"
@@ -61,9 +62,10 @@ class Flow(Protocol):
 
     def after_batch(
         self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
-    ) -> None:
-        """After a claimed batch was handled, with the meetings it was sent for (e.g. write the prep
-        notes of the confirmations just sent, once, with no second read)."""
+    ) -> Writes | None:
+        """After a claimed batch was handled, with the meetings it was sent for (e.g. the prep notes
+        of the confirmations just sent, once, with no second read). Returns the batch's writes to
+        the org, which the service makes in the background while it sends the next batch, or None."""
         ...
 
     def after_dispatch(self, now: datetime, report: Report) -> None:
@@ -131,6 +133,7 @@ class Service:
         self._stop = threading.Event()  # set by request_stop(): end the cycle after this batch
         self.settler = Settler(ledger, cadence)
         self._ahead = RenderAhead()  # the next confirmation, rendered while the relay handles this one
+        self._writes = BackgroundWrites()  # a batch's Tasks and notes, written while the next is sent
         self.in_doubt_alerts = InDoubtAlerts(
             crm=crm, ledger=ledger, composer=composer, batch_size=cadence.batch_size
         )
@@ -157,10 +160,13 @@ class Service:
         report = Report()
         self._recover(now)
         self._sending = send
-        if self._incremental_from(now) is not None:
-            self._sync_changes(now, report)
-        else:
-            self._sync_window(now, report)
+        try:
+            if self._incremental_from(now) is not None:
+                self._sync_changes(now, report)
+            else:
+                self._sync_window(now, report)
+        finally:
+            self._writes.join(report)
         for flow in self.flows:
             flow.after_sync(now, report)
         self.ledger.set_watermark(LAST_SYNC, now)
@@ -344,7 +350,10 @@ class Service:
         if self.cadence.in_doubt_policy != "resend":
             self.in_doubt_alerts.alert(now, report)
         if not self.relay_unusable:  # a tick whose sync found the relay unusable does not retry it
-            self._claim_batches(now, report, lambda rows: self._dispatch_batch(rows, now, report))
+            try:
+                self._claim_batches(now, report, lambda rows: self._dispatch_batch(rows, now, report))
+            finally:
+                self._writes.join(report)
         self._relog_sent(now, report)
         for flow in self.flows:
             flow.after_dispatch(now, report)
@@ -380,9 +389,9 @@ class Service:
             ahead = self._render_ahead(rows[i + 1], fresh, now) if i + 1 < len(rows) else None
             relay_ok = self._dispatch_row(row, fresh.get(row.key.event_id), now, report, sent, ahead)
         self._ahead.clear()
-        self._log_tasks(sent, now, report)
-        for flow in self.flows:
-            flow.after_batch(batch, fresh, now, report)
+        writes = [self._task_writes(sent, now)]
+        writes += [flow.after_batch(batch, fresh, now, report) for flow in self.flows]
+        self._writes.submit([write for write in writes if write is not None], report)
         return relay_ok
 
     def _render_ahead(
@@ -511,21 +520,41 @@ class Service:
         report: Report,
         adopt: bool = False,
     ) -> None:
-        """Write the email Tasks of ``sent``; ``adopt``: rows of an earlier cycle, whose Task may exist
-        already (a crash after the create, C5): one batched lookup first, and found Tasks are kept."""
+        """Write the email Tasks of ``sent`` now (see :meth:`_task_writes`)."""
+        write = self._task_writes(sent, now, adopt)
+        if write is not None:
+            write(report)
+
+    def _task_writes(
+        self, sent: list[tuple[ActionRow, Meeting, Composed]], now: datetime, adopt: bool = False
+    ) -> Writes | None:
+        """The writes that log ``sent`` (email Tasks, then the rows LOGGED), their records built now.
+
+        ``adopt``: rows of an earlier cycle, whose Task may exist already (a crash after the create,
+        C5): one batched lookup first, and found Tasks are kept.
+        """
         if not sent:
-            return
+            return None
         if self.transport.logs_activity:  # Salesforce logged it while sending: no second record
             by_sf = [
                 (row, "; ".join(filter(None, ("logged by Salesforce", composed.fallback_note))), None)
                 for row, _, composed in sent
             ]
-            self.settler.logged_many(by_sf, now, report)
-            return
+            return lambda into: self.settler.logged_many(by_sf, now, into)
         tasks = [
             self.composer.email_task(meeting, composed, (adopt and row.sent_at) or now, ref=str(row.id))
             for row, meeting, composed in sent
         ]
+        return lambda into: self._write_tasks(sent, tasks, now, into, adopt)
+
+    def _write_tasks(
+        self,
+        sent: list[tuple[ActionRow, Meeting, Composed]],
+        tasks: list[TaskRecord],
+        now: datetime,
+        report: Report,
+        adopt: bool,
+    ) -> None:
         try:
             found = self.crm.find_tasks(tasks) if adopt else {}
             for _ in found:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -131,6 +132,9 @@ class SalesforceCrm:
         self.calls_made = 0
         self.tokens_minted = 0
         self._writer = Writer(self)
+        # One request at a time: the dispatcher reads while its batch writes run in the background
+        # (prepbot.writes); the client, its session and these counters are not shared concurrently.
+        self._request_lock = threading.Lock()
 
     # ------------------------------------------------------------------ plumbing
 
@@ -180,6 +184,10 @@ class SalesforceCrm:
         return self._sf
 
     def _once(self, resource: str, op: Callable[[Salesforce], T]) -> T:
+        with self._request_lock:
+            return self._request(resource, op)
+
+    def _request(self, resource: str, op: Callable[[Salesforce], T]) -> T:
         sf = self._client()
         self.calls_made += 1
         try:

@@ -27,6 +27,7 @@ from prepbot.rendering import Renderer
 from prepbot.report import Report
 from prepbot.scripts import render_scripts
 from prepbot.timing import meeting_deadline_at, recipient_zone
+from prepbot.writes import Writes
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +128,13 @@ class NoteFlow:
 
     def after_batch(
         self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
-    ) -> None:
-        """Write the notes of the confirmations this batch handled, with the meetings it read."""
+    ) -> Writes | None:
+        """The notes of the confirmations this batch handled, built now from the meetings it read;
+        returns their writes to the org (which the service may make in the background)."""
         ids = sorted({r.key.event_id for r in rows if r.key.kind is MessageKind.CONFIRMATION} & fresh.keys())
-        self._refresh([fresh[e] for e in ids], now, report)
+        writes = self._prepared([fresh[e] for e in ids], now, report)
         self._done.update(ids)
+        return writes
 
     def after_dispatch(self, now: datetime, report: Report) -> None:
         """Refresh the notes of meetings whose confirmation changed in this dispatch outside the
@@ -164,8 +167,16 @@ class NoteFlow:
     def _refresh(
         self, meetings: Sequence[Meeting], now: datetime, report: Report, before_send: bool = False
     ) -> None:
+        writes = self._prepared(meetings, now, report, before_send)
+        if writes is not None:
+            writes(report)
+
+    def _prepared(
+        self, meetings: Sequence[Meeting], now: datetime, report: Report, before_send: bool = False
+    ) -> Writes | None:
+        """Build the notes due among ``meetings``; returns the writes that store them, if any."""
         if not meetings:
-            return
+            return None
         rows = self._confirmation_rows([m.event_id for m in meetings])
         states = self.ledger.note_states([(m.event_id, m.occurrence) for m in meetings])
         work: list[_Work] = []
@@ -179,14 +190,20 @@ class NoteFlow:
             item = self._prepare(meeting, status, state, report)
             if item is not None:
                 work.append(item)
-        if work and self.defer is not None and self.defer():
+        if not work:
+            return None
+        if self.defer is not None and self.defer():
             for item in work:  # no state stored: the next cycle below the threshold writes them
                 if item.meeting.event_id not in self._deferred:  # once per cycle, not per pass
                     self._deferred.add(item.meeting.event_id)
                     report.bump("note_deferred")
-            return
-        self._adopt_lost(work, states, report)
-        self._save(work, now, report)
+            return None
+
+        def write(into: Report) -> None:
+            self._adopt_lost(work, states, into)
+            self._save(work, now, into)
+
+        return write
 
     def _confirmation_rows(self, event_ids: Sequence[str]) -> dict[str, list[ActionRow]]:
         found: dict[str, list[ActionRow]] = {}
