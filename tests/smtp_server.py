@@ -85,6 +85,7 @@ class Received:
 class _State:
     faults: list[Fault]
     credentials: tuple[str, str] | None
+    pipelining: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     connections: int = 0
     messages: int = 0
@@ -167,6 +168,14 @@ class _Handler:
     def __init__(self, state: _State) -> None:
         self.state = state
 
+    async def handle_EHLO(
+        self, server: _ScriptedSMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # aiosmtpd leaves this to a handler that answers EHLO
+        if self.state.pipelining:  # RFC 2920: aiosmtpd reads pipelined commands one by one anyway
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_DATA(self, server: _ScriptedSMTP, session: Session, envelope: Envelope) -> str:
         record = Received(
             connection=server.connection,
@@ -219,10 +228,11 @@ class SmtpTestServer:
         credentials: tuple[str, str] | None = None,
         auth_require_tls: bool = True,
         smtputf8: bool = True,
+        pipelining: bool = False,
     ) -> None:
         if tls != "none" and tls_context is None:
             raise ValueError("a TLS server needs tls_context (see server_tls())")
-        self.state = _State(list(faults), credentials)
+        self.state = _State(list(faults), credentials, pipelining=pipelining)
         self.tls = tls
         self._tls_context = tls_context
         handler = _Handler(self.state)

@@ -34,6 +34,14 @@ class _OutboxHandler:
         self.messages: list[SinkMessage] = []
         self._lock = threading.Lock()
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """Offer PIPELINING (RFC 2920), as real relays do: aiosmtpd reads a pipelined group's
+        commands one by one and answers each in order."""
+        session.host_name = hostname  # aiosmtpd leaves this to a handler that answers EHLO
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         data = envelope.original_content or envelope.content or b""
         if isinstance(data, str):

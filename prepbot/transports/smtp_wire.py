@@ -233,3 +233,17 @@ def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
         raise ConfigError(
             f"cannot load CA bundle {ca_bundle!r} ({type(exc).__name__})", key="smtp.ca_bundle"
         ) from None
+
+
+def pipelined_commands(sender: str, recipients: Sequence[str], options: Sequence[str]) -> bytes:
+    """MAIL FROM, one RCPT TO per recipient and DATA as one RFC 2920 command group.
+
+    The addresses were checked by :func:`make_envelope` (no CR, LF or angle brackets), so no
+    command can carry another; UTF-8 only when the relay was asked for SMTPUTF8.
+    """
+    extra = "".join(f" {option}" for option in options)
+    lines = [f"MAIL FROM:{smtplib.quoteaddr(sender)}{extra}"]
+    lines += [f"RCPT TO:{smtplib.quoteaddr(rcpt)}" for rcpt in recipients]
+    lines.append("DATA")
+    encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
+    return "".join(f"{line}\r\n" for line in lines).encode(encoding)

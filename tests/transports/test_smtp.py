@@ -27,6 +27,7 @@ from prepbot.errors import (
     DeliveryUnavailableError,
 )
 from prepbot.transports.smtp import SmtpTransport
+from prepbot.transports.smtp_wire import pipelined_commands
 from tests.smtp_server import Fault, SmtpTestServer, server_tls
 
 PASSWORD = "canary-Pa55w0rd-7f3e"
@@ -77,11 +78,13 @@ def ca_file(ca: trustme.CA, tmp_path: Path) -> str:
     return str(path)
 
 
-@pytest.fixture
-def start_server() -> Iterator[Callable[..., SmtpTestServer]]:
+@pytest.fixture(params=[False, True], ids=["one-by-one", "pipelining"])
+def start_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., SmtpTestServer]]:
+    """Every test runs against a relay without and with PIPELINING (RFC 2920): same outcomes."""
     servers: list[SmtpTestServer] = []
 
     def start(**kwargs: Any) -> SmtpTestServer:
+        kwargs.setdefault("pipelining", request.param)
         servers.append(SmtpTestServer(**kwargs).start())
         return servers[-1]
 
@@ -567,3 +570,43 @@ def test_while_waiting_is_not_called_when_the_message_never_went_out(start_serve
     with pytest.raises(DeliveryRejectedError):
         make_transport(server).send(outgoing(), while_waiting=lambda: calls.append("waiting"))
     assert calls == [] and server.received == []
+
+
+# -- PIPELINING (RFC 2920) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_with_pipelining_mail_rcpt_and_data_go_out_as_one_group(start_server, make_transport, pipelining):
+    """Seen from a refused MAIL: the relay already had the group's RCPT and DATA (and refused them
+    as out of sequence); one command at a time, the client stops at MAIL. Same outcome either way."""
+    server = start_server(pipelining=pipelining, faults=[Fault("MAIL", reply="550 5.7.1 sender refused")])
+    with pytest.raises(DeliveryRejectedError, match="MAIL"):
+        make_transport(server).send(outgoing())
+    group = ["MAIL", "RCPT", "DATA"] if pipelining else ["MAIL"]
+    assert server.verbs == ["EHLO", *group, "RSET"]
+    assert server.received == []
+
+
+def test_a_pipelined_data_accepted_with_no_recipient_left_delivers_nothing(start_server, make_transport):
+    server = start_server(
+        pipelining=True,
+        faults=[
+            Fault("RCPT", reply="550 5.1.1 no such user", message=1),
+            Fault("DATA", reply="354 go ahead", message=1),
+        ],
+    )
+    transport = make_transport(server)
+    with pytest.raises(DeliveryRejectedError, match="RCPT"):
+        transport.send(outgoing())
+    assert server.received == []
+    assert transport.send(outgoing(2)).reply.startswith("250")  # the session is still in step
+
+
+def test_the_pipelined_group_is_one_write_of_checked_commands() -> None:
+    group = pipelined_commands("anna@seller.test", ["a@buyer.test", "b@buyer.test"], ["SIZE=1200"])
+    assert group == (
+        b"MAIL FROM:<anna@seller.test> SIZE=1200\r\nRCPT TO:<a@buyer.test>\r\n"
+        b"RCPT TO:<b@buyer.test>\r\nDATA\r\n"
+    )
+    utf8 = pipelined_commands("anna@seller.test", ["пётр@buyer.test"], ["SMTPUTF8", "BODY=8BITMIME"])
+    assert "пётр".encode() in utf8
