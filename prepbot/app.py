@@ -163,6 +163,7 @@ def build_transport(settings: Settings, clock: Clock, crm: SalesforceCrm | None 
         password=settings.smtp_password(),
         timeout=s.timeout_seconds,
         ca_bundle=str(s.ca_bundle) if s.ca_bundle else None,
+        pipelining=s.pipelining,
         build=build,
         wire=checked_bytes,
         failpoint=failpoints.hit,

@@ -103,6 +103,9 @@ class SmtpSettings(_Section):
     password_file: Path | None = None
     timeout_seconds: float = Field(60.0, gt=0, le=600)
     ca_bundle: Path | None = None
+    # RFC 2920: MAIL, RCPT and DATA in one write when the relay offers PIPELINING; false for a
+    # relay that offers it but gets it wrong
+    pipelining: bool = True
 
 
 class LedgerSettings(_Section):

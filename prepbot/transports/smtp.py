@@ -97,6 +97,7 @@ class SmtpTransport:
         allow_insecure_loopback: bool = True,
         envelope_sender: str | None = None,
         data_end_timeout: float | None = None,
+        pipelining: bool = True,
         build: Build | None = None,
         failpoint: Failpoint | None = None,
         clock: Clock | None = None,
@@ -119,6 +120,8 @@ class SmtpTransport:
             data_end_timeout: seconds to wait for the reply to the end of DATA (default:
                 ``timeout``). RFC 5321 §4.5.3.2.6 suggests 10 minutes; a short wait turns slow
                 acceptances into in-doubt sends.
+            pipelining: send MAIL, RCPT and DATA in one write when the relay offers PIPELINING
+                (RFC 2920): two round trips a message instead of four.
             build: turns an OutgoingMessage into an EmailMessage (default:
                 ``prepbot.messages.build_message``).
             failpoint: called with ``"before_data_end"`` and ``"after_smtp_250"``; for
@@ -142,6 +145,7 @@ class SmtpTransport:
             local_hostname=local_hostname,
             max_messages_per_connection=max_messages_per_connection,
             envelope_sender=envelope_sender,
+            pipelining=pipelining,
         )
         validate_settings(self._settings, allow_insecure_loopback=allow_insecure_loopback)
         self._tls = None if security == "none" else tls_context(ca_bundle)
@@ -268,7 +272,7 @@ class SmtpTransport:
         RCPT and DATA go out in one write (two round trips a message instead of four); True then,
         and their replies are read by :meth:`_rcpt_to` and :meth:`_data`."""
         options = self._mail_options(smtp, envelope)
-        pipelined = smtp.has_extn("pipelining")
+        pipelined = self._settings.pipelining and smtp.has_extn("pipelining")
         if not pipelined:
             code, reply = self._command("MAIL", lambda: smtp.mail(envelope.sender, options))
         else:

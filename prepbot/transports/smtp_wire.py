@@ -54,6 +54,7 @@ class SmtpSettings:
     local_hostname: str | None
     max_messages_per_connection: int
     envelope_sender: str | None
+    pipelining: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -575,14 +575,17 @@ def test_while_waiting_is_not_called_when_the_message_never_went_out(start_serve
 # -- PIPELINING (RFC 2920) ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pipelining", [False, True])
-def test_with_pipelining_mail_rcpt_and_data_go_out_as_one_group(start_server, make_transport, pipelining):
+@pytest.mark.parametrize(("offered", "allowed"), [(False, True), (True, True), (True, False)])
+def test_with_pipelining_mail_rcpt_and_data_go_out_as_one_group(
+    start_server, make_transport, offered, allowed
+):
     """Seen from a refused MAIL: the relay already had the group's RCPT and DATA (and refused them
-    as out of sequence); one command at a time, the client stops at MAIL. Same outcome either way."""
-    server = start_server(pipelining=pipelining, faults=[Fault("MAIL", reply="550 5.7.1 sender refused")])
+    as out of sequence); one command at a time, the client stops at MAIL. Same outcome either way.
+    Only a relay that offers PIPELINING gets a group, and only when ``[smtp] pipelining`` allows it."""
+    server = start_server(pipelining=offered, faults=[Fault("MAIL", reply="550 5.7.1 sender refused")])
     with pytest.raises(DeliveryRejectedError, match="MAIL"):
-        make_transport(server).send(outgoing())
-    group = ["MAIL", "RCPT", "DATA"] if pipelining else ["MAIL"]
+        make_transport(server, pipelining=allowed).send(outgoing())
+    group = ["MAIL", "RCPT", "DATA"] if offered and allowed else ["MAIL"]
     assert server.verbs == ["EHLO", *group, "RSET"]
     assert server.received == []
 
