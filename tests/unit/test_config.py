@@ -99,3 +99,18 @@ def test_a_bad_weekday_and_a_bad_time_are_named(tmp_path: Path) -> None:
 def test_a_missing_file_says_how_to_fix_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--config"):
         load_config(tmp_path / "nope.toml", environ={})
+
+
+@pytest.mark.parametrize(("line", "expected"), [("", True), ("pipelining = false\n", False)])
+def test_smtp_pipelining_is_used_when_offered_unless_switched_off(
+    tmp_path: Path, line: str, expected: bool
+) -> None:
+    from prepbot.app import build_transport
+    from prepbot.clock import SystemClock
+
+    private(tmp_path / "token", "00Dtoken")
+    text = SESSION + f'[smtp]\nhost = "127.0.0.1"\nport = 2525\nsecurity = "none"\n{line}'
+    settings = load_config(write(tmp_path, text))
+    transport = build_transport(settings, SystemClock())
+    assert settings.smtp.pipelining is expected
+    assert transport._settings.pipelining is expected  # type: ignore[attr-defined]
