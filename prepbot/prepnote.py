@@ -151,7 +151,9 @@ def build_prep_note(
 
 _LINE_BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
 _LINE_BREAKS = re.compile(r"\s*\n\s*")
-_TEXT_RUN = re.compile(r"[^<>]+(?=<|$)")
+# A quote in text: the next angle bracket after it opens a tag (or there is none); in a tag it closes one.
+_APOSTROPHE_IN_TEXT = re.compile(r"'(?=[^<>]*(?:<|$))")
+_QUOTE_IN_TEXT = re.compile(r'"(?=[^<>]*(?:<|$))')
 
 
 def tidy_note_html(html: str) -> str:
@@ -164,7 +166,7 @@ def tidy_note_html(html: str) -> str:
     html = _LINE_BREAKS.sub(" ", html).replace("&#34;", "&quot;")
     # The templates' own words are not autoescaped ("the client's language"): quotes in text
     # (never inside a tag) get the same entities as the CRM values.
-    return _TEXT_RUN.sub(lambda m: m.group(0).replace("'", "&#39;").replace('"', "&quot;"), html)
+    return _QUOTE_IN_TEXT.sub("&quot;", _APOSTROPHE_IN_TEXT.sub("&#39;", html))
 
 
 # -- the template variables -----------------------------------------------------------------------

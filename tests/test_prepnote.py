@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prepbot.domain import (
     ActionKey,
@@ -19,7 +22,7 @@ from prepbot.domain import (
     Person,
     Status,
 )
-from prepbot.prepnote import ConfirmationStatus, build_prep_note, confirmation_status
+from prepbot.prepnote import ConfirmationStatus, build_prep_note, confirmation_status, tidy_note_html
 from prepbot.rendering import Renderer, shipped_templates_dir
 from prepbot.sandbox.notes import decode_note_content
 
@@ -189,3 +192,18 @@ def test_confirmation_status_prefers_sent_then_waiting_then_skipped() -> None:
     assert confirmation_status(m, [other_day, row(Status.PLANNED)]).state == "planned"  # moved: new one
     again = [other_day, row(Status.SKIPPED, reason="already_confirmed")]
     assert confirmation_status(m, again) == ConfirmationStatus("sent", sent_at)  # moved the same day
+
+
+_TEXT_RUN = re.compile(r"[^<>]+(?=<|$)")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["<p>", "</p>", '<a href="x">', "it's", 'say "hi"', "a < b", "x > y", "'", '"', " "])
+    )
+)
+def test_tidy_entities_only_the_quotes_in_text_never_those_in_tags(parts: list[str]) -> None:
+    html = "".join(parts)
+    text_runs = _TEXT_RUN.sub(lambda m: m.group(0).replace("'", "&#39;").replace('"', "&quot;"), html)
+    assert tidy_note_html(html) == text_runs.strip()
