@@ -128,6 +128,12 @@ class Transport(Protocol):
         """
         ...
 
+    def prepare(self, message: OutgoingMessage) -> None:
+        """Do now what the coming :meth:`send` of this same message would do first (build its
+        bytes), e.g. while the relay handles the message before it. Never raises: a message that
+        cannot be built is refused by its send. A transport may do nothing."""
+        ...
+
     def close(self) -> None:
         """Release any open connection."""
         ...

@@ -406,9 +406,13 @@ class Service:
         if action.key != row.key or action.status is Status.SKIPPED or action.due_at > now:
             return None
         zone = action.time_zone or "UTC"
-        return lambda: self._ahead.prepare(
-            row.id, lambda: self.composer.confirmation(meeting, row.key, zone, now)
-        )
+
+        def render() -> Composed:
+            composed = self.composer.confirmation(meeting, row.key, zone, now)
+            self.transport.prepare(composed.message)  # its bytes too
+            return composed
+
+        return lambda: self._ahead.prepare(row.id, render)
 
     def _dispatch_row(
         self,

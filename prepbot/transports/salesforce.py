@@ -118,6 +118,9 @@ class SalesforceEmailTransport:
             f"log_email_on_send={self.logs_activity})"
         )
 
+    def prepare(self, message: OutgoingMessage) -> None:
+        """Nothing: the action's inputs are built by :meth:`send` in microseconds."""
+
     def send(
         self,
         message: OutgoingMessage,

@@ -157,6 +157,7 @@ class SmtpTransport:
         self._smtp: smtplib.SMTP | None = None
         self._used = 0  # transactions started on self._smtp
         self._lock = threading.Lock()
+        self._prepared: tuple[OutgoingMessage, Envelope] | None = None  # see prepare()
 
     def __repr__(self) -> str:
         s = self._settings
@@ -226,9 +227,7 @@ class SmtpTransport:
         rcpts = list(dict.fromkeys(recipients))
         if not rcpts:
             raise ValueError("send_many needs at least one recipient")
-        sender = self._settings.envelope_sender or message.from_address
-        built = self._build(message)
-        envelope = make_envelope(built, sender, rcpts, self._wire(built) if self._wire else None)
+        envelope = self._envelope_for(message, rcpts)
         with self._lock:
             try:
                 return self._transaction(message, envelope, _Hooks(on_data_end, while_waiting))
@@ -237,6 +236,23 @@ class SmtpTransport:
             except BaseException:
                 self._drop()  # a failpoint "crash", an interrupt or a bug: the session state is unknown
                 raise
+
+    def prepare(self, message: OutgoingMessage) -> None:
+        """Build ``message``'s bytes now for its coming :meth:`send` (the Transport port): called
+        while the relay handles the message before it. A message that cannot be built is left
+        for the send to refuse."""
+        try:
+            self._prepared = (message, self._envelope_for(message, [message.to_address]))
+        except Exception:  # the send builds it again and says why it cannot go
+            self._prepared = None
+
+    def _envelope_for(self, message: OutgoingMessage, rcpts: list[str]) -> Envelope:
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and prepared[0] is message and list(prepared[1].recipients) == rcpts:
+            return prepared[1]
+        sender = self._settings.envelope_sender or message.from_address
+        built = self._build(message)
+        return make_envelope(built, sender, rcpts, self._wire(built) if self._wire else None)
 
     def close(self) -> None:
         """QUIT and close the pooled connection, if any. Safe to call more than once."""

@@ -613,3 +613,43 @@ def test_the_pipelined_group_is_one_write_of_checked_commands() -> None:
     )
     utf8 = pipelined_commands("anna@seller.test", ["пётр@buyer.test"], ["SMTPUTF8", "BODY=8BITMIME"])
     assert "пётр".encode() in utf8
+
+
+# -- prepare: a message built while the relay handles the one before it ---------------------------
+
+
+def test_a_prepared_message_is_built_once_and_sent_as_it_was_built(start_server, make_transport):
+    builds: list[str] = []
+
+    def counting_build(msg: OutgoingMessage) -> EmailMessage:
+        builds.append(msg.message_id)
+        return simple_build(msg)
+
+    server = start_server()
+    transport = make_transport(server, build=counting_build)
+    message = outgoing(1)
+    transport.prepare(message)
+    transport.send(message)
+    assert builds == ["m1.key@prepbot.test"]
+    [got] = server.accepted
+    assert got.rcpt_tos == ["client1@buyer.test"] and b"m1.key@prepbot.test" in got.data
+
+
+def test_a_prepared_message_is_never_sent_for_another(start_server, make_transport):
+    server = start_server()
+    transport = make_transport(server)
+    transport.prepare(outgoing(1))
+    transport.send(outgoing(2))  # another message: built afresh, the prepared one dropped
+    transport.send(outgoing(1))  # an equal but new message object: built afresh too
+    assert [r.rcpt_tos for r in server.accepted] == [["client2@buyer.test"], ["client1@buyer.test"]]
+    assert b"m2.key@prepbot.test" in server.accepted[0].data
+
+
+def test_preparing_an_unusable_message_raises_nothing_and_its_send_refuses_it(start_server, make_transport):
+    server = start_server()
+    transport = make_transport(server, build=envelope_only_build)
+    bad = outgoing(1, to_address="two words@buyer.test")
+    transport.prepare(bad)
+    with pytest.raises(DeliveryRejectedError):
+        transport.send(bad)
+    assert server.received == []
