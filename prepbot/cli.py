@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -119,7 +122,8 @@ def tick(
     _preflight(settings)
     application = _build(settings)
     try:
-        report = application.service.tick(at)
+        with long_lived_heap():
+            report = application.service.tick(at)
     except LedgerError as exc:
         raise _fail(f"ledger unavailable: {exc}", EXIT_UNAVAILABLE) from None
     finally:
@@ -352,6 +356,18 @@ def demo(
     from prepbot.demo import run_demo
 
     raise typer.Exit(run_demo(output, days=days))
+
+
+@contextmanager
+def long_lived_heap() -> Iterator[None]:
+    """Start-up's objects (modules, compiled templates, the app) live as long as the process: kept
+    out of the garbage collector's scans while the block runs (``gc.freeze``), so a full collection
+    looks only at what the cycle allocates (issue 7: two thirds of the collector's time in a tick)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _preflight(settings: Settings) -> None:

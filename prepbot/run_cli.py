@@ -60,7 +60,8 @@ def run(
     application = cli._build(settings)
     try:
         member = _member(application, role, name or default_name())
-        run_forever(member, settings)
+        with cli.long_lived_heap():
+            run_forever(member, settings)
     finally:
         application.close()
 
