@@ -29,7 +29,7 @@ from prepbot.flows.brief import BriefFlow
 from prepbot.flows.brief_compose import BriefWriter
 from prepbot.flows.noshow import NoShowFlow
 from prepbot.flows.noshow_compose import NoShowWriter, playbook_scripts
-from prepbot.flows.notes import NoteFlow, playbook_note_scripts
+from prepbot.flows.notes import NoteFlow, ScriptSource, playbook_note_scripts
 from prepbot.ledger.sql import SqlLedger
 from prepbot.messages import build_email, checked_bytes
 from prepbot.planner import Audience
@@ -216,19 +216,27 @@ def build_note_flow(
     playbook: Playbook | None = None,
 ) -> NoteFlow:
     """Prep notes on the opportunity, with the playbook's fallback scripts."""
-    composer = composer or build_composer(settings)
-    zone = settings.messages.org_time_zone
-    playbook = playbook or load_playbook(settings.playbooks.file)
+    composer, zone, scripts = _note_scripts(settings, composer, playbook)
     return NoteFlow(
         crm=crm,
         ledger=ledger,
         renderer=composer.renderer,
-        scripts=playbook_note_scripts(composer.renderer, playbook, composer, zone),
+        scripts=scripts,
         create=settings.notes.create,
         find_notes=partial(find_notes, crm),
         org_time_zone=zone,
         defer=partial(api_budget_low, crm, settings.salesforce.optional_work_below_usage),
     )
+
+
+def _note_scripts(
+    settings: Settings, composer: Composer | None, playbook: Playbook | None
+) -> tuple[Composer, str, ScriptSource]:
+    """The composer (built if not given), the org's time zone and the scripts a prep note shows."""
+    composer = composer or build_composer(settings)
+    zone = settings.messages.org_time_zone
+    playbook = playbook or load_playbook(settings.playbooks.file)
+    return composer, zone, playbook_note_scripts(composer.renderer, playbook, composer, zone)
 
 
 def api_budget_low(crm: SalesforceCrm, threshold: float) -> bool:
@@ -245,14 +253,12 @@ def build_brief_flow(
     playbook: Playbook | None = None,
 ) -> BriefFlow:
     """The owner's morning brief (``[notes] owner_brief``): the prep note emailed to the owner."""
-    composer = composer or build_composer(settings)
-    zone = settings.messages.org_time_zone
-    playbook = playbook or load_playbook(settings.playbooks.file)
+    composer, zone, scripts = _note_scripts(settings, composer, playbook)
     return BriefFlow(
         ledger=ledger,
         transport=transport,
         writer=BriefWriter(composer.renderer, composer.sender, zone),
-        scripts=playbook_note_scripts(composer.renderer, playbook, composer, zone),
+        scripts=scripts,
         brief_at=settings.notes.owner_brief_at,
         cadence=build_cadence(settings),
     )
