@@ -89,6 +89,11 @@ def _starts_in(meeting: Meeting, start: datetime, end: datetime) -> bool:
     return day is not None and (start - timedelta(days=1)).date() <= day <= (end + timedelta(days=1)).date()
 
 
+def _sends_now(row: ActionRow, action: PlannedAction, now: datetime) -> bool:
+    """The row's meeting has not moved, is not skipped, and its send is due: it goes out now."""
+    return action.key == row.key and action.status is not Status.SKIPPED and action.due_at <= now
+
+
 def _later(now: datetime, started: float) -> datetime:
     """``now`` moved on by the time this cycle has run: a claim made minutes into a long cycle
     gets a lease from when it is made, not one that is already over (issue 8: another process
@@ -382,28 +387,33 @@ class Service:
         rows = [row for row in rows if row.key.kind is MessageKind.CONFIRMATION]
         sent: list[tuple[ActionRow, Meeting, Composed]] = []
         relay_ok = True
+        # each row's meeting as read and what the planner says of it now, once per row
+        planned = [self._planned(row, fresh, now) for row in rows]
         for i, row in enumerate(rows):
             if not relay_ok:
                 self._settle(row, Status.PLANNED, now, "relay unusable; retried later", report, due_at=now)
                 continue
-            ahead = self._render_ahead(rows[i + 1], fresh, now) if i + 1 < len(rows) else None
-            relay_ok = self._dispatch_row(row, fresh.get(row.key.event_id), now, report, sent, ahead)
+            ahead = self._render_ahead(rows[i + 1], *planned[i + 1], now) if i + 1 < len(rows) else None
+            relay_ok = self._dispatch_row(row, *planned[i], now, report, sent, ahead)
         self._ahead.clear()
         writes = [self._task_writes(sent, now)]
         writes += [flow.after_batch(batch, fresh, now, report) for flow in self.flows]
         self._writes.submit([write for write in writes if write is not None], report)
         return relay_ok
 
-    def _render_ahead(
+    def _planned(
         self, row: ActionRow, fresh: dict[str, Meeting], now: datetime
+    ) -> tuple[Meeting | None, PlannedAction | None]:
+        meeting = fresh.get(row.key.event_id)
+        action = confirmation_for(meeting, self.policy, self.audience, now) if meeting else None
+        return meeting, action
+
+    def _render_ahead(
+        self, row: ActionRow, meeting: Meeting | None, action: PlannedAction | None, now: datetime
     ) -> Callable[[], None] | None:
         """Work for the relay's wait on the message before ``row``: render ``row``'s confirmation,
         when :meth:`_dispatch_row` is going to send it."""
-        meeting = fresh.get(row.key.event_id)
-        if meeting is None:
-            return None
-        action = confirmation_for(meeting, self.policy, self.audience, now)
-        if action.key != row.key or action.status is Status.SKIPPED or action.due_at > now:
+        if meeting is None or action is None or not _sends_now(row, action, now):
             return None
         zone = action.time_zone or "UTC"
 
@@ -418,15 +428,16 @@ class Service:
         self,
         row: ActionRow,
         meeting: Meeting | None,
+        action: PlannedAction | None,
         now: datetime,
         report: Report,
         sent: list[tuple[ActionRow, Meeting, Composed]],
         while_waiting: Callable[[], None] | None = None,
     ) -> bool:
-        if meeting is None:
+        """Settle or send one claimed row, as ``action`` (the planner's word on ``meeting`` now) says."""
+        if meeting is None or action is None:
             self._settle(row, Status.CANCELLED, now, "meeting deleted", report)
             return True
-        action = confirmation_for(meeting, self.policy, self.audience, now)
         if action.key != row.key:
             self._settle(row, Status.SUPERSEDED, now, "meeting moved", report)
             self.ledger.plan([action], now)
@@ -441,6 +452,7 @@ class Service:
                 row, Status.PLANNED, now, "waiting for the send window", report, due_at=action.due_at
             )
             return True
+        assert _sends_now(row, action, now)  # what _render_ahead relies on
         return self._send(row, meeting, action, now, report, sent, while_waiting)
 
     def _send(
