@@ -291,9 +291,7 @@ class SmtpTransport:
         pipelined = self._settings.pipelining and smtp.has_extn("pipelining")
         if not pipelined:
             code, reply = self._command("MAIL", lambda: smtp.mail(envelope.sender, options))
-        else:
-            if envelope.smtputf8:
-                smtp.command_encoding = "utf-8"  # as smtplib's mail() does for SMTPUTF8
+        else:  # the group is bytes already (UTF-8 with SMTPUTF8): smtplib's command encoding is moot
             group = pipelined_commands(envelope.sender, envelope.recipients, options)
             code, reply = self._command("MAIL", functools.partial(_send_then_reply, smtp, group))
         if code != 250:
