@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 
 import pytest
@@ -106,21 +107,10 @@ def test_a_batch_of_new_and_known_meetings_over_several_reads(ledger: SqlLedger)
 def test_saving_heals_a_meeting_stored_twice(ledger: SqlLedger) -> None:
     ledger.save_note_states([state(1)])
     with ledger._tx(write=True) as conn:  # two rows for one meeting: older code, or a hand edit
-        conn.execute(insert(notes).values(**_columns(state(1, AT_11, content="other"))))
+        conn.execute(insert(notes).values(**asdict(state(1, AT_11, content="other"))))
     ledger.save_note_states([state(1, content="h3"), state(2)])
     assert _note_rows(ledger) == 2
     assert ledger.note_states([(state(1).event_id, AT_10)])[(state(1).event_id, AT_10)].content_hash == "h3"
-
-
-def _columns(s: NoteState) -> dict[str, object]:
-    return {
-        "event_id": s.event_id,
-        "occurrence": s.occurrence,
-        "linked_entity_id": s.linked_entity_id,
-        "note_id": s.note_id,
-        "content_hash": s.content_hash,
-        "updated_at": s.updated_at,
-    }
 
 
 def _note_rows(ledger: SqlLedger) -> int:
