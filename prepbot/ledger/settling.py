@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, select, update
+from sqlalchemy import Connection, RowMapping, Update, bindparam, select, update
 
 from prepbot.domain import Status
 from prepbot.errors import LedgerStateError, StaleClaimError
@@ -28,8 +28,8 @@ _READ_LOCKED = _READ.with_for_update()  # PostgreSQL; SQLite's BEGIN IMMEDIATE h
 _ROW = actions.c.id == bindparam("b_id")
 _SOURCE = actions.c.status == bindparam("b_status")
 _FENCED = update(actions).where(_ROW, _SOURCE, actions.c.attempt == bindparam("b_attempt"))
-_FAST_FENCED = _FENCED.returning(actions.c.attempt, actions.c.worker)
-_FAST_UNFENCED = update(actions).where(_ROW, _SOURCE).returning(actions.c.attempt, actions.c.worker)
+FAST_FENCED = _FENCED.returning(actions.c.attempt, actions.c.worker)
+FAST_UNFENCED = update(actions).where(_ROW, _SOURCE).returning(actions.c.attempt, actions.c.worker)
 
 # Targets reachable from one state only (SENDING, SENT, LOGGED: every message's path): there an
 # UPDATE that matched already proves the move legal, and says where the row came from.
@@ -65,19 +65,34 @@ def settle_one(conn: Connection, move_: Move, *, for_update: bool) -> None:
         raise outcome
 
 
-def _moved_fast(conn: Connection, m: Move) -> bool:
+def fast_move(m: Move) -> tuple[Update, dict[str, Any]] | None:
+    """The one fenced UPDATE (RETURNING attempt, worker) that makes ``m``, with its parameters; None
+    when ``m`` needs the checked path: its target has more than one source, or it sets the worker
+    (the history needs the worker as it was)."""
     source = _ONLY_SOURCE.get(m.target)
-    if source is None or "worker" in m.values:  # the history needs the worker as it was
-        return False
+    if source is None or "worker" in m.values:
+        return None
     params = {**m.values, "b_id": m.row_id, "b_status": source.value}
     if m.attempt is None:
-        found = conn.execute(_FAST_UNFENCED, params).first()
-    else:
-        found = conn.execute(_FAST_FENCED, {**params, "b_attempt": m.attempt}).first()
+        return FAST_UNFENCED, params
+    params["b_attempt"] = m.attempt
+    return FAST_FENCED, params
+
+
+def fast_log_entry(m: Move, attempt: int, worker: str | None) -> dict[str, Any]:
+    """The history row of a :func:`fast_move` whose UPDATE returned ``attempt`` and ``worker``."""
+    before = {"id": m.row_id, "status": _ONLY_SOURCE[m.target].value, "attempt": attempt, "worker": worker}
+    return move(before, m.target, m.at, m.reason)
+
+
+def _moved_fast(conn: Connection, m: Move) -> bool:
+    fast = fast_move(m)
+    if fast is None:
+        return False
+    found = conn.execute(*fast).first()
     if found is None:  # a stale attempt, a replay, another state or no row: the checked path says
         return False
-    before = {"id": m.row_id, "status": source.value, "attempt": found.attempt, "worker": found.worker}
-    conn.execute(LOG_INSERT, [move(before, m.target, m.at, m.reason)])
+    conn.execute(LOG_INSERT, [fast_log_entry(m, found.attempt, found.worker)])
     return True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select, text, update
@@ -12,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from prepbot.domain import ActionKey, ActionRow, MessageKind, PlannedAction, Settlement, Status
 from prepbot.errors import LedgerStateError
+from prepbot.ledger.driver_moves import DriverMoves
 from prepbot.ledger.rows import (
     chunks,
     created,
@@ -270,8 +272,24 @@ class SqlLedger(SqlWorkers):
         }
         m = Move(row_id, status, reason, attempt, settle_values(status, now, reason, extra, lease), now)
         # SENDING comes right before a mail leaves: that commit must reach the disk first.
-        with self._tx(write=True, durable=status is Status.SENDING) as conn:
+        durable = status is Status.SENDING
+        if self._driver_moves is not None and self._moved_on_driver(m, durable):
+            return
+        with self._tx(write=True, durable=durable) as conn:
             settle_one(conn, m, for_update=self._postgres)
+
+    @cached_property
+    def _driver_moves(self) -> DriverMoves | None:
+        """On SQLite, every message's moves skip SQLAlchemy's per-statement machinery (issue 7)."""
+        return None if self._postgres else DriverMoves(self._engine)
+
+    def _moved_on_driver(self, m: Move, durable: bool) -> bool:
+        assert self._driver_moves is not None
+        try:
+            with self._errors():
+                return self._driver_moves.moved(m, durable=durable)
+        except ValueError as exc:  # a value refused on the way in, as SQLAlchemy's StatementError
+            raise LedgerStateError(self._errors.describe(exc)) from None
 
     def settle_many(self, moves: Sequence[Settlement], now: datetime) -> list[Exception | None]:
         """:meth:`settle` for many rows in ONE transaction (e.g. a batch's rows LOGGED once their
