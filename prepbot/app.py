@@ -53,6 +53,9 @@ class App:
     transport: Transport
 
     def close(self) -> None:
+        for flow in self.service.flows:
+            if isinstance(flow, NoteFlow):  # its render process
+                flow.close()
         self.transport.close()
         self.crm.close()
         self.ledger.close()
@@ -226,6 +229,7 @@ def build_note_flow(
         find_notes=partial(find_notes, crm),
         org_time_zone=zone,
         defer=partial(api_budget_low, crm, settings.salesforce.optional_work_below_usage),
+        render_process=settings.notes.render_process and (os.cpu_count() or 1) > 1,
     )
 
 

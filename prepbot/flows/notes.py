@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -12,6 +12,7 @@ from prepbot import failpoints
 from prepbot.composer import Composer
 from prepbot.domain import ActionRow, Meeting, MessageKind, NoteRecord, NoteState, Status
 from prepbot.errors import CrmError, PrepbotError, TemplateError
+from prepbot.offload import InlineMap, JobMap, ProcessMap
 from prepbot.playbooks import Playbook, choose_scripts
 from prepbot.ports import Crm, Ledger
 from prepbot.prepnote import (
@@ -52,12 +53,24 @@ def note_target(meeting: Meeting) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class _Job:
+    """One note to render: its meeting, the confirmation status it shows, its stored state (None:
+    never written) and the record it goes on. Crosses to the render process pickled."""
+
+    meeting: Meeting
+    status: ConfirmationStatus
+    state: NoteState | None
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Work:
-    """One note to write: the meeting, the rendered note, and the record it goes to."""
+    """One note to write: the meeting, the rendered note, the record it goes to, its stored state."""
 
     meeting: Meeting
     note: PrepNote
     record: NoteRecord
+    state: NoteState | None
 
 
 class NoteFlow:
@@ -77,6 +90,8 @@ class NoteFlow:
         org_time_zone: the zone used when neither client nor owner has one.
         defer: True while optional work must wait (the org's API budget is nearly used up,
             reliability F8): due notes are counted ``note_deferred`` and written in a later cycle.
+        render_process: render the notes in a second process (forked now; :meth:`close` stops
+            it), while this one sends: a tick then uses two cores (issue 7).
     """
 
     kinds: frozenset[MessageKind] = frozenset()
@@ -92,6 +107,7 @@ class NoteFlow:
         find_notes: NoteFinder | None = None,
         org_time_zone: str = "UTC",
         defer: Callable[[], bool] | None = None,
+        render_process: bool = False,
     ) -> None:
         self.crm = crm
         self.ledger = ledger
@@ -107,6 +123,14 @@ class NoteFlow:
         # Small tuples, not meetings: memory stays flat in the number of meetings (issue 7).
         self._seen: dict[str, tuple[str, ConfirmationStatus]] = {}
         self._done: set[str] = set()  # Events whose note a dispatched batch already wrote
+        # Last: a render process is a fork of this process, with this flow as it is now.
+        self._notes: JobMap[_Job, PrepNote | str] = (
+            ProcessMap(self._build) if render_process else InlineMap(self._build)
+        )
+
+    def close(self) -> None:
+        """Stop the render process, if there is one."""
+        self._notes.close()
 
     # -- the Flow protocol --------------------------------------------------------------------------
 
@@ -174,12 +198,37 @@ class NoteFlow:
     def _prepared(
         self, meetings: Sequence[Meeting], now: datetime, report: Report, before_send: bool = False
     ) -> Writes | None:
-        """Build the notes due among ``meetings``; returns the writes that store them, if any."""
+        """Start rendering the notes due among ``meetings``; returns the writes that store them.
+
+        The notes are rendered by ``self._notes`` (in the render process, when there is one); the
+        writes wait for them, so the dispatcher goes on with the next batch meanwhile.
+        """
         if not meetings:
             return None
+        jobs = self._jobs(meetings, now, report, before_send)
+        if not jobs:
+            return None
+        if self.defer is not None and self.defer():
+            work = self._work(jobs, map(self._build, jobs), report)
+            self._defer([item.meeting.event_id for item in work], report)
+            return None
+        notes = self._notes.submit(jobs)
+
+        def write(into: Report) -> None:
+            work = self._work(jobs, notes(), into)
+            if work:
+                self._adopt_lost(work, into)
+                self._save(work, now, into)
+
+        return write
+
+    def _jobs(
+        self, meetings: Sequence[Meeting], now: datetime, report: Report, before_send: bool
+    ) -> list[_Job]:
+        """The meetings whose note is due, with what their note is built from."""
         rows = self._confirmation_rows([m.event_id for m in meetings])
         states = self.ledger.note_states([(m.event_id, m.occurrence) for m in meetings])
-        work: list[_Work] = []
+        jobs: list[_Job] = []
         for meeting in meetings:
             state = states.get((meeting.event_id, meeting.occurrence))
             mine = rows.get(meeting.event_id, [])
@@ -187,23 +236,45 @@ class NoteFlow:
             self._seen[meeting.event_id] = (meeting.occurrence, status)
             if state is None and not self._due(mine, now, before_send):
                 continue
-            item = self._prepare(meeting, status, state, report)
-            if item is not None:
-                work.append(item)
-        if not work:
-            return None
-        if self.defer is not None and self.defer():
-            for item in work:  # no state stored: the next cycle below the threshold writes them
-                if item.meeting.event_id not in self._deferred:  # once per cycle, not per pass
-                    self._deferred.add(item.meeting.event_id)
-                    report.bump("note_deferred")
-            return None
+            target = state.linked_entity_id if state is not None else note_target(meeting)
+            if target is None:
+                report.bump("note_no_record")
+                continue
+            jobs.append(_Job(meeting, status, state, target))
+        return jobs
 
-        def write(into: Report) -> None:
-            self._adopt_lost(work, states, into)
-            self._save(work, now, into)
+    def _defer(self, event_ids: Sequence[str], report: Report) -> None:
+        for event_id in event_ids:  # no state stored: the next cycle below the threshold writes them
+            if event_id not in self._deferred:  # once per cycle, not per pass
+                self._deferred.add(event_id)
+                report.bump("note_deferred")
 
-        return write
+    def _build(self, job: _Job) -> PrepNote | str:
+        """The rendered note, or why it cannot be built (a template or record error: this note alone)."""
+        try:
+            scripts = self.scripts(job.meeting)
+            return build_prep_note(
+                self.renderer, job.meeting, job.status, scripts, org_time_zone=self.org_time_zone
+            )
+        except PrepbotError as exc:
+            return str(exc)
+
+    @staticmethod
+    def _work(jobs: Sequence[_Job], notes: Iterable[PrepNote | str], report: Report) -> list[_Work]:
+        """The notes to write: new or changed ones; a note that could not be built is reported."""
+        work: list[_Work] = []
+        for job, note in zip(jobs, notes, strict=True):
+            event_id, state = job.meeting.event_id, job.state
+            if isinstance(note, str):
+                report.errors.append(f"prep note for {event_id} not built: {note}")
+                report.bump("note_failed")
+                continue
+            if state is not None and state.note_id and state.content_hash == note.content_hash:
+                continue
+            note_id = state.note_id if state is not None else None
+            record = NoteRecord(note.title, note.html, job.target, note_id=note_id, ref=event_id)
+            work.append(_Work(job.meeting, note, record, job.state))
+        return work
 
     def _confirmation_rows(self, event_ids: Sequence[str]) -> dict[str, list[ActionRow]]:
         found: dict[str, list[ActionRow]] = {}
@@ -221,40 +292,13 @@ class NoteFlow:
             return any(row.status not in _UNSENT for row in rows)
         return any(row.status is not Status.PLANNED or row.due_at <= now for row in rows)
 
-    def _prepare(
-        self, meeting: Meeting, status: ConfirmationStatus, state: NoteState | None, report: Report
-    ) -> _Work | None:
-        """The note to write for a meeting, or None when it is unchanged or cannot be written."""
-        target = state.linked_entity_id if state is not None else note_target(meeting)
-        if target is None:
-            report.bump("note_no_record")
-            return None
-        try:
-            scripts = self.scripts(meeting)
-            note = build_prep_note(self.renderer, meeting, status, scripts, org_time_zone=self.org_time_zone)
-        except PrepbotError as exc:
-            report.errors.append(f"prep note for {meeting.event_id} not built: {exc}")
-            report.bump("note_failed")
-            return None
-        if state is not None and state.note_id and state.content_hash == note.content_hash:
-            return None
-        note_id = state.note_id if state is not None else None
-        record = NoteRecord(note.title, note.html, target, note_id=note_id, ref=meeting.event_id)
-        return _Work(meeting, note, record)
-
-    def _adopt_lost(
-        self, work: list[_Work], states: Mapping[tuple[str, str], NoteState], report: Report
-    ) -> None:
+    def _adopt_lost(self, work: list[_Work], report: Report) -> None:
         """Creates whose outcome is unknown (a crash or a lost answer, C6): find the note by title.
 
         A note found on the record with the title this meeting's note had is taken over and
         updated in place instead of being created a second time.
         """
-        lost = [
-            i
-            for i, item in enumerate(work)
-            if (s := states.get((item.meeting.event_id, item.meeting.occurrence))) and s.note_id is None
-        ]
+        lost = [i for i, item in enumerate(work) if item.state is not None and item.state.note_id is None]
         if not lost or self.find_notes is None:
             return
         try:
@@ -270,7 +314,7 @@ class NoteFlow:
             note_id = titles.get(item.record.title)
             if note_id:
                 report.bump("note_found_again")
-                work[i] = _Work(item.meeting, item.note, _with_id(item.record, note_id))
+                work[i] = _Work(item.meeting, item.note, _with_id(item.record, note_id), item.state)
 
     def _save(self, work: Sequence[_Work], now: datetime, report: Report) -> None:
         """One ``save_notes`` call for the chunk; the state is stored per note as results come back."""

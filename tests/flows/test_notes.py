@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -82,6 +82,8 @@ class Rig:
     crm: SalesforceCrm
     ledger_url: str
     opened: list[SqlLedger]
+    render_process: bool = False  # the notes rendered in a forked process: the same notes
+    flows: list[NoteFlow] = field(default_factory=list)
 
     def service(
         self, create: Timing = "on_sync", scripts: list[Any] | None = None
@@ -98,7 +100,9 @@ class Rig:
             create=create,
             find_notes=partial(find_notes, self.crm),
             org_time_zone="Europe/Amsterdam",
+            render_process=self.render_process,
         )
+        self.flows.append(flow)
         transport = SmtpTransport(host=self.org.smtp_host, port=self.org.smtp_port, security="none")
         service = Service(
             crm=self.crm,
@@ -138,8 +142,8 @@ class Rig:
         return str(note_id)
 
 
-@pytest.fixture
-def rig(sandbox_factory: Callable[..., Any], tmp_path: Path) -> Iterator[Rig]:
+@pytest.fixture(params=[False, True], ids=["inline", "render_process"])
+def rig(sandbox_factory: Callable[..., Any], tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Rig]:
     org = sandbox_factory(seed_data=seed())
     crm = SalesforceCrm(
         instance_url=org.instance_url,
@@ -148,8 +152,10 @@ def rig(sandbox_factory: Callable[..., Any], tmp_path: Path) -> Iterator[Rig]:
         fields=MAPPING,
         sleep=lambda _s: None,
     )
-    made = Rig(org, crm, f"sqlite:///{tmp_path / 'ledger.db'}", [])
+    made = Rig(org, crm, f"sqlite:///{tmp_path / 'ledger.db'}", [], render_process=request.param)
     yield made
+    for flow in made.flows:
+        flow.close()
     for ledger in made.opened:
         ledger.close()
     crm.close()

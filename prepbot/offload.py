@@ -1,0 +1,155 @@
+"""Pure CPU work (rendering prep notes) in a second process, so a tick can use a second core.
+
+One Python process runs its own code on one core at a time. A tick's prep notes are rendered
+from data the dispatcher already holds and change nothing but their own output, so they can be
+rendered in a forked child while the dispatcher sends the next batch (issue 7).
+
+:class:`ProcessMap` forks its child when it is made (before any thread starts), sends it batches
+of jobs through a pipe and hands back a function that waits for the batch's results. If the
+child is gone (killed, out of memory), the jobs are done in this process instead: slower, never
+lost. :class:`InlineMap` does the same work at once in the caller's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from typing import Any, Generic, Protocol, TypeVar
+
+log = logging.getLogger(__name__)
+
+J = TypeVar("J")
+R = TypeVar("R")
+J_contra = TypeVar("J_contra", contravariant=True)
+STOP_SECONDS = 5.0  # how long close() waits for the child before it kills it
+
+
+class OffloadError(RuntimeError):
+    """The job function raised in the child: a bug, reported with the child's traceback."""
+
+
+class JobMap(Protocol[J_contra, R]):
+    """Runs ``fn`` over a batch of jobs; the returned function gives the results, in order."""
+
+    def submit(self, jobs: Sequence[J_contra]) -> Callable[[], list[R]]: ...
+
+    def close(self) -> None: ...
+
+
+class InlineMap(Generic[J, R]):
+    """The jobs done at once, in the caller's thread (one core; no process to start)."""
+
+    def __init__(self, fn: Callable[[J], R]) -> None:
+        self._fn = fn
+
+    def submit(self, jobs: Sequence[J]) -> Callable[[], list[R]]:
+        results = [self._fn(job) for job in jobs]
+        return lambda: results
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
+class ProcessMap(Generic[J, R]):
+    """``fn`` over batches of jobs in one forked child process; results fetched when needed.
+
+    Jobs and results cross the pipe pickled; ``fn`` itself is not (the child is a fork of this
+    process, made at construction, so it has ``fn`` and everything ``fn`` holds). Results are
+    matched to their batch by number, so any thread may collect any batch, in any order.
+    """
+
+    def __init__(self, fn: Callable[[J], R]) -> None:
+        self._fn = fn
+        self._next = 0
+        self._ready: dict[int, tuple[str, Any]] = {}
+        # One sender and one reader at a time; never one lock for both: the dispatcher sends the
+        # next batch while a background writer waits for the previous batch's results.
+        self._sending, self._reading = threading.Lock(), threading.Lock()
+        self._broken = False
+        ours, theirs = multiprocessing.get_context("fork").Pipe()
+        self._conn: Connection = ours
+        self._child = multiprocessing.get_context("fork").Process(
+            target=_serve, args=(theirs, ours, fn), name="prepbot-render", daemon=True
+        )
+        self._child.start()
+        theirs.close()  # the child's end: when the child dies, our reads see EOF
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None once it is known to be gone)."""
+        return None if self._broken else self._child.pid
+
+    def submit(self, jobs: Sequence[J]) -> Callable[[], list[R]]:
+        batch, jobs = self._next, list(jobs)
+        self._next += 1
+        if not self._broken:
+            try:
+                with self._sending:
+                    self._conn.send((batch, jobs))
+                return lambda: self._collect(batch, jobs)
+            except (OSError, ValueError) as exc:  # BrokenPipeError, or a closed connection
+                self._give_up(exc)
+        return lambda: [self._fn(job) for job in jobs]
+
+    def _collect(self, batch: int, jobs: list[J]) -> list[R]:
+        with self._reading:
+            try:
+                while batch not in self._ready and not self._broken:
+                    number, outcome = self._conn.recv()
+                    self._ready[number] = outcome
+            except (EOFError, OSError) as exc:
+                self._give_up(exc)
+            found = self._ready.pop(batch, None)
+        if found is None:  # the child is gone before answering: do the batch here
+            return [self._fn(job) for job in jobs]
+        kind, value = found
+        if kind == "bug":
+            raise OffloadError(f"rendering failed in the render process:\n{value}")
+        return list(value)
+
+    def _give_up(self, exc: BaseException) -> None:
+        if not self._broken:
+            log.warning("render process gone (%s): rendering in this process from now on", type(exc).__name__)
+        self._broken = True
+
+    def close(self) -> None:
+        """Stop the child (it finishes the batch it is on); safe to call more than once."""
+        if self._child.pid is None or not self._child.is_alive():
+            self._conn.close()
+            return
+        try:
+            with self._sending:
+                self._conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self._child.join(STOP_SECONDS)
+        if self._child.is_alive():  # pragma: no cover - a child stuck in a job
+            self._child.kill()
+            self._child.join()
+        self._conn.close()
+
+
+def _serve(conn: Connection, parents_end: Connection, fn: Callable[[Any], Any]) -> None:
+    """The child: answer each batch with ("ok", results) or ("bug", traceback) until told to stop."""
+    parents_end.close()  # else the pipe would never report the parent's death
+    # The parent decides when to stop (SIGINT, SIGTERM: finish the batch, then close the pipe).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if message is None:
+            return
+        batch, jobs = message
+        try:
+            outcome: tuple[str, Any] = ("ok", [fn(job) for job in jobs])
+        except Exception:
+            outcome = ("bug", traceback.format_exc())
+        conn.send((batch, outcome))

@@ -1,0 +1,105 @@
+"""The render process (issue 7): jobs done in a forked child, in order, and never lost."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from prepbot.offload import InlineMap, OffloadError, ProcessMap
+
+
+def where(job: int) -> tuple[int, int]:
+    """The job and the process that did it."""
+    if job < 0:
+        raise KeyError(f"no such job {job}")
+    return job, os.getpid()
+
+
+@pytest.fixture
+def pmap() -> Iterator[ProcessMap[int, tuple[int, int]]]:
+    made: ProcessMap[int, tuple[int, int]] = ProcessMap(where)
+    yield made
+    made.close()
+
+
+def test_jobs_are_done_in_the_child_in_order_and_collected_in_any_order(
+    pmap: ProcessMap[int, tuple[int, int]],
+) -> None:
+    first, second = pmap.submit([1, 2, 3]), pmap.submit([4])
+    assert second() == [(4, pmap.pid)]
+    assert first() == [(1, pmap.pid), (2, pmap.pid), (3, pmap.pid)]
+    assert pmap.pid != os.getpid()
+
+
+def test_a_job_that_raises_is_reported_with_the_childs_traceback(
+    pmap: ProcessMap[int, tuple[int, int]],
+) -> None:
+    failing = pmap.submit([1, -1])
+    with pytest.raises(OffloadError, match="KeyError: 'no such job -1'"):
+        failing()
+    assert pmap.submit([5])() == [(5, pmap.pid)]  # the child goes on
+
+
+def test_a_killed_child_costs_speed_not_jobs(
+    pmap: ProcessMap[int, tuple[int, int]], caplog: pytest.LogCaptureFixture
+) -> None:
+    child = pmap.pid
+    assert child is not None
+    os.kill(child, signal.SIGKILL)
+    with caplog.at_level(logging.WARNING, logger="prepbot.offload"):
+        lost = pmap.submit([7])  # sent to a dead child, or refused by its closed pipe
+        assert lost() == [(7, os.getpid())]
+        assert pmap.submit([8])() == [(8, os.getpid())]
+    assert "render process gone" in caplog.text
+    assert pmap.pid is None
+
+
+def test_close_stops_the_child(pmap: ProcessMap[int, tuple[int, int]]) -> None:
+    child = pmap.pid
+    assert child is not None
+    pmap.close()
+    with pytest.raises(ChildProcessError):  # reaped: no zombie left either
+        os.waitpid(child, os.WNOHANG)
+    pmap.close()  # twice is fine
+
+
+def test_the_child_ends_when_its_parent_dies() -> None:
+    code = (
+        "import os, sys; from prepbot.offload import ProcessMap\n"
+        "m = ProcessMap(abs); print(m.pid, flush=True); os._exit(0)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    child = int(run.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the render process outlived its parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"  # a zombie has ended (its reaper is init)
+    except FileNotFoundError:
+        return False
+
+
+def test_inline_map_does_the_jobs_at_once_in_this_process() -> None:
+    done: list[int] = []
+
+    def double(job: int) -> int:
+        done.append(job)
+        return job * 2
+
+    inline: InlineMap[int, int] = InlineMap(double)
+    results = inline.submit([1, 2])
+    assert done == [1, 2]
+    assert results() == [2, 4]
+    inline.close()
