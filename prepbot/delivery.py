@@ -168,6 +168,7 @@ class Settler:
         sent_reason: str = "",
         cutoff: timedelta = _NO_CUTOFF,
         while_waiting: Callable[[], None] | None = None,
+        while_commands: Callable[[], None] | None = None,
     ) -> Outcome:
         """Send ``message`` for a claimed row, and settle what happened.
 
@@ -177,13 +178,15 @@ class Settler:
         in doubt (C3/C4). A claim lost by then aborts the send before the relay can accept it.
 
         ``sent_reason`` is kept on a SENT row (e.g. "fallback: de→en"); ``cutoff`` is passed to
-        :meth:`retry_or_fail`; ``while_waiting`` to the transport (work to do while the relay
-        handles the message, the row SENDING). IN_DOUBT is left to the caller, which knows what the
-        owner should be told.
+        :meth:`retry_or_fail`; ``while_waiting`` and ``while_commands`` to the transport (work to
+        do while the relay handles the message, the row SENDING, or its commands, the row CLAIMED).
+        IN_DOUBT is left to the caller, which knows what the owner should be told.
         """
         data_end = _DataEnd(self.ledger, row, now)
         try:
-            transport.send(message, on_data_end=data_end, while_waiting=while_waiting)
+            transport.send(
+                message, on_data_end=data_end, while_waiting=while_waiting, while_commands=while_commands
+            )
             data_end()  # a transport that never called it: still SENDING before SENT
             failpoints.hit("after_send")
         except StaleClaimError:  # taken away before the point of no return: nothing was sent

@@ -108,6 +108,7 @@ class Transport(Protocol):
         *,
         on_data_end: Callable[[], None] | None = None,
         while_waiting: Callable[[], None] | None = None,
+        while_commands: Callable[[], None] | None = None,
     ) -> DeliveryReceipt:
         """Hand ``message`` to the relay.
 
@@ -120,6 +121,10 @@ class Transport(Protocol):
         relay's answer is read, so the caller can work while the relay handles it (render the next
         message). It must not raise: an ``Exception`` from it is logged and the send's outcome
         stands. A transport with no such wait may never call it.
+
+        ``while_commands`` likewise, at most once, while the relay handles the commands before the
+        data (SMTP with PIPELINING: MAIL, RCPT and DATA sent in one write, their replies not read
+        yet). It runs before the point of no return, so also for a message the relay then refuses.
 
         Raises:
             DeliveryRejectedError: permanent refusal (5xx); do not retry.

@@ -12,7 +12,7 @@ from itertools import islice
 from typing import Any, Protocol, TypeVar
 
 from prepbot import failpoints
-from prepbot.ahead import RenderAhead
+from prepbot.ahead import RenderAhead, WaitWork
 from prepbot.composer import Composed, Composer
 from prepbot.delivery import DEFAULT_CADENCE, Cadence, Outcome, Settler
 from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status, TaskRecord, WriteResult
@@ -410,19 +410,23 @@ class Service:
 
     def _render_ahead(
         self, row: ActionRow, meeting: Meeting | None, action: PlannedAction | None, now: datetime
-    ) -> Callable[[], None] | None:
-        """Work for the relay's wait on the message before ``row``: render ``row``'s confirmation,
-        when :meth:`_dispatch_row` is going to send it."""
+    ) -> WaitWork | None:
+        """Work for the relay's waits on the message before ``row``: render ``row``'s confirmation
+        (while the relay handles the commands) and build its bytes (while it handles the data),
+        when :meth:`_dispatch_row` is going to send it. A transport that has no wait for the
+        commands gets both at the data."""
         if meeting is None or action is None or not _sends_now(row, action, now):
             return None
         zone = action.time_zone or "UTC"
 
         def render() -> Composed:
-            composed = self.composer.confirmation(meeting, row.key, zone, now)
-            self.transport.prepare(composed.message)  # its bytes too
-            return composed
+            return self.composer.confirmation(meeting, row.key, zone, now)
 
-        return lambda: self._ahead.prepare(row.id, render)
+        def render_and_build() -> None:
+            self._ahead.prepare(row.id, render)  # done already if the commands' wait did it
+            self._ahead.build(self.transport.prepare)
+
+        return WaitWork(commands=lambda: self._ahead.prepare(row.id, render), data=render_and_build)
 
     def _dispatch_row(
         self,
@@ -432,7 +436,7 @@ class Service:
         now: datetime,
         report: Report,
         sent: list[tuple[ActionRow, Meeting, Composed]],
-        while_waiting: Callable[[], None] | None = None,
+        ahead: WaitWork | None = None,
     ) -> bool:
         """Settle or send one claimed row, as ``action`` (the planner's word on ``meeting`` now) says."""
         if meeting is None or action is None:
@@ -453,7 +457,7 @@ class Service:
             )
             return True
         assert _sends_now(row, action, now)  # what _render_ahead relies on
-        return self._send(row, meeting, action, now, report, sent, while_waiting)
+        return self._send(row, meeting, action, now, report, sent, ahead)
 
     def _send(
         self,
@@ -463,7 +467,7 @@ class Service:
         now: datetime,
         report: Report,
         sent: list[tuple[ActionRow, Meeting, Composed]],
-        while_waiting: Callable[[], None] | None = None,
+        ahead: WaitWork | None = None,
     ) -> bool:
         try:
             composed = self._ahead.take(row.id) or self.composer.confirmation(
@@ -474,7 +478,7 @@ class Service:
             # O2 / H3: a row that fails for good is an alert (stderr, exit 1), not just a count
             report.errors.append(f"confirmation for {row.key.event_id} failed: template: {exc}")
             return True
-        return self._deliver(row, meeting, composed, now, report, sent, while_waiting)
+        return self._deliver(row, meeting, composed, now, report, sent, ahead)
 
     def _deliver(
         self,
@@ -484,7 +488,7 @@ class Service:
         now: datetime,
         report: Report,
         sent: list[tuple[ActionRow, Meeting, Composed]],
-        while_waiting: Callable[[], None] | None = None,
+        ahead: WaitWork | None = None,
     ) -> bool:
         # "fallback: de→en" is kept on the row when the record asked for another language
         outcome = self.settler.deliver(
@@ -495,7 +499,8 @@ class Service:
             report,
             composed.fallback_note,
             self.policy.min_notice,
-            while_waiting,
+            while_waiting=ahead.data if ahead else None,
+            while_commands=ahead.commands if ahead else None,
         )
         if outcome is Outcome.IN_DOUBT:
             self._in_doubt(row, meeting, composed, now, "the relay did not answer the end of data", report)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib
 import logging
@@ -50,18 +51,26 @@ _SMTP_ERRORS = (smtplib.SMTPException, OSError)
 
 @dataclass(frozen=True, slots=True)
 class _Hooks:
-    """The caller's calls around one message's end of DATA (see :meth:`SmtpTransport.send`)."""
+    """The caller's calls around one message's commands and end of DATA (see :meth:`SmtpTransport.send`)."""
 
     on_data_end: DataEnd | None = None
     while_waiting: DataEnd | None = None
+    while_commands: DataEnd | None = None
 
     def wait(self) -> None:
-        if self.while_waiting is None:
-            return
-        try:
-            self.while_waiting()
-        except Exception:  # the message is out: its reply, not this, decides what happened to it
-            log.exception("smtp: the work done while waiting for the relay's reply failed")
+        _quietly(self.while_waiting)
+
+    def commands(self) -> None:
+        _quietly(self.while_commands)
+
+
+def _quietly(work: DataEnd | None) -> None:
+    if work is None:
+        return
+    try:
+        work()
+    except Exception:  # the relay's replies, not this, decide what happens to the message
+        log.exception("smtp: the work done while waiting for the relay's reply failed")
 
 
 class SmtpTransport:
@@ -179,11 +188,13 @@ class SmtpTransport:
         *,
         on_data_end: DataEnd | None = None,
         while_waiting: DataEnd | None = None,
+        while_commands: DataEnd | None = None,
     ) -> DeliveryReceipt:
         """Hand ``message`` to the relay for ``message.to_address``.
 
         ``on_data_end`` runs right before the data and its terminator go out; ``while_waiting``
-        once they went out, before the reply to them is read (the Transport port).
+        once they went out, before the reply to them is read; ``while_commands`` (with PIPELINING
+        only) once MAIL, RCPT and DATA went out, before their replies are read (the Transport port).
 
         Returns:
             The receipt, with the relay's reply (e.g. ``250 2.0.0 queued as ...``).
@@ -198,7 +209,11 @@ class SmtpTransport:
             DeliveryTlsError: certificate not verified, wrong host name, or no STARTTLS.
         """
         outcome = self.send_many(
-            message, [message.to_address], on_data_end=on_data_end, while_waiting=while_waiting
+            message,
+            [message.to_address],
+            on_data_end=on_data_end,
+            while_waiting=while_waiting,
+            while_commands=while_commands,
         )[message.to_address]
         if isinstance(outcome, DeliveryError):
             raise outcome
@@ -211,6 +226,7 @@ class SmtpTransport:
         *,
         on_data_end: DataEnd | None = None,
         while_waiting: DataEnd | None = None,
+        while_commands: DataEnd | None = None,
     ) -> dict[str, Outcome]:
         """Send one message to several envelope recipients in one transaction.
 
@@ -230,7 +246,9 @@ class SmtpTransport:
         envelope = self._envelope_for(message, rcpts)
         with self._lock:
             try:
-                return self._transaction(message, envelope, _Hooks(on_data_end, while_waiting))
+                return self._transaction(
+                    message, envelope, _Hooks(on_data_end, while_waiting, while_commands)
+                )
             except DeliveryError:
                 raise
             except BaseException:
@@ -264,7 +282,7 @@ class SmtpTransport:
     def _transaction(self, message: OutgoingMessage, envelope: Envelope, hooks: _Hooks) -> dict[str, Outcome]:
         smtp, reused = self._session()
         try:
-            pipelined = self._mail_from(smtp, envelope)
+            pipelined = self._mail_from(smtp, envelope, hooks)
         except DeliveryUnavailableError as exc:
             if not reused:
                 raise
@@ -273,7 +291,8 @@ class SmtpTransport:
             log.info("smtp: pooled connection refused MAIL (%s); reconnecting once", exc.code)
             self._drop()
             smtp, _ = self._session()
-            pipelined = self._mail_from(smtp, envelope)
+            hooks = dataclasses.replace(hooks, while_commands=None)  # it ran: once a message
+            pipelined = self._mail_from(smtp, envelope, hooks)
         refused = self._rcpt_to(smtp, envelope, pipelined)
         if len(refused) == len(envelope.recipients):
             if pipelined:
@@ -283,17 +302,20 @@ class SmtpTransport:
         result = self._data(smtp, envelope, message, hooks, pipelined)
         return {rcpt: refused.get(rcpt, result) for rcpt in envelope.recipients}
 
-    def _mail_from(self, smtp: smtplib.SMTP, envelope: Envelope) -> bool:
+    def _mail_from(self, smtp: smtplib.SMTP, envelope: Envelope, hooks: _Hooks) -> bool:
         """MAIL FROM, and its reply. With a relay that offers PIPELINING (RFC 2920), MAIL, every
         RCPT and DATA go out in one write (two round trips a message instead of four); True then,
-        and their replies are read by :meth:`_rcpt_to` and :meth:`_data`."""
+        and their replies are read by :meth:`_rcpt_to` and :meth:`_data`. ``hooks.commands`` runs
+        between that write and the first reply."""
         options = self._mail_options(smtp, envelope)
         pipelined = self._settings.pipelining and smtp.has_extn("pipelining")
         if not pipelined:
             code, reply = self._command("MAIL", lambda: smtp.mail(envelope.sender, options))
         else:  # the group is bytes already (UTF-8 with SMTPUTF8): smtplib's command encoding is moot
             group = pipelined_commands(envelope.sender, envelope.recipients, options)
-            code, reply = self._command("MAIL", functools.partial(_send_then_reply, smtp, group))
+            code, reply = self._command(
+                "MAIL", functools.partial(_send_then_reply, smtp, group, hooks.commands)
+            )
         if code != 250:
             if pipelined and code != 421:  # RCPT and DATA were refused too (503): read their replies
                 with contextlib.suppress(DeliveryUnavailableError):  # the MAIL reply is what counts
@@ -494,8 +516,12 @@ class SmtpTransport:
         return self._clock.now() if self._clock is not None else datetime.now(UTC)
 
 
-def _send_then_reply(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+def _send_then_reply(
+    smtp: smtplib.SMTP, data: bytes, meanwhile: Callable[[], None] | None = None
+) -> tuple[int, bytes]:
     smtp.send(data)
+    if meanwhile is not None:  # the relay is handling ``data``: its reply waits in the socket
+        meanwhile()
     return smtp.getreply()
 
 

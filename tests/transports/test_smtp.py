@@ -572,6 +572,62 @@ def test_while_waiting_is_not_called_when_the_message_never_went_out(start_serve
     assert calls == [] and server.received == []
 
 
+def _wait_for_verb(server: SmtpTestServer, verb: str) -> None:
+    for _ in range(500):  # the group is on its way: it reaches the server within milliseconds
+        if verb in server.verbs:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError(f"the server never got {verb}")
+
+
+def test_while_commands_runs_once_the_pipelined_commands_went_out_before_their_replies(
+    start_server, make_transport
+):
+    server = start_server(pipelining=True, faults=[Fault("MAIL", delay=1.0)])  # the relay holds its reply
+    calls: list[str] = []
+
+    def while_commands() -> None:
+        _wait_for_verb(server, "MAIL")
+        calls.append(f"commands ({len(server.received)} received)")
+
+    receipt = make_transport(server).send(
+        outgoing(),
+        on_data_end=lambda: calls.append("data_end"),
+        while_waiting=lambda: calls.append("waiting"),
+        while_commands=while_commands,
+    )
+    assert calls == ["commands (0 received)", "data_end", "waiting"]
+    assert receipt.reply.startswith("250")
+
+
+def test_while_commands_runs_for_a_message_the_relay_then_refuses(start_server, make_transport):
+    server = start_server(pipelining=True, faults=[Fault("RCPT", reply="550 5.1.1 no such user")])
+    calls: list[str] = []
+    with pytest.raises(DeliveryRejectedError):
+        make_transport(server).send(outgoing(), while_commands=lambda: calls.append("commands"))
+    assert calls == ["commands"] and server.received == []
+
+
+def test_while_commands_is_not_called_one_command_at_a_time(start_server, make_transport):
+    server = start_server(pipelining=False)
+    calls: list[str] = []
+    make_transport(server).send(
+        outgoing(),
+        while_waiting=lambda: calls.append("waiting"),
+        while_commands=lambda: calls.append("commands"),
+    )
+    assert calls == ["waiting"]
+
+
+def test_while_commands_runs_once_when_a_stale_connection_is_replaced(start_server, make_transport):
+    server = start_server(pipelining=True, faults=[Fault("MAIL", disconnect=True, message=2)])
+    transport = make_transport(server)
+    transport.send(outgoing(1))
+    calls: list[str] = []
+    transport.send(outgoing(2), while_commands=lambda: calls.append("commands"))  # retried on a new one
+    assert calls == ["commands"] and len(server.accepted) == 2
+
+
 # -- PIPELINING (RFC 2920) ------------------------------------------------------------------------
 
 

@@ -48,3 +48,34 @@ def test_clear_drops_what_is_held() -> None:
     ahead.prepare(7, composed)
     ahead.clear()
     assert ahead.take(7) is None
+
+
+def test_a_row_rendered_during_the_commands_wait_is_not_rendered_again_at_the_data() -> None:
+    ahead, renders = RenderAhead(), []
+    message = composed()
+
+    def render() -> Composed:
+        renders.append(1)
+        return message
+
+    ahead.prepare(7, render)  # the commands' wait
+    ahead.prepare(7, render)  # the data's wait: held already
+    built: list[object] = []
+    ahead.build(built.append)
+    assert renders == [1] and built == [message.message]
+    ahead.prepare(8, render)  # another row replaces it
+    assert renders == [1, 1] and ahead.take(7) is None
+
+
+def test_build_skips_a_failed_render() -> None:
+    ahead = RenderAhead()
+
+    def broken() -> Composed:
+        raise TemplateError("en/confirmation.txt: broken")
+
+    ahead.prepare(7, broken)
+    built: list[object] = []
+    ahead.build(built.append)
+    assert built == []
+    with pytest.raises(TemplateError):
+        ahead.take(7)
