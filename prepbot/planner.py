@@ -121,11 +121,13 @@ def plan_confirmations(
     audience: Audience,
     now: datetime,
     confirmed: Mapping[str, Iterable[ActionRow]] | None = None,
+    judged: Mapping[str, PlannedAction] | None = None,
 ) -> Plan:
     """Plan a confirmation for each meeting; supersede open rows whose key no longer matches.
 
     ``confirmed`` maps an Event Id to its rows that were already sent: a meeting moved within
     the same local day after its confirmation went out is not confirmed again (reliability D3).
+    ``judged``: :func:`confirmation_for` of these meetings at ``now``, when the caller has it.
     """
     by_event: dict[str, list[ActionRow]] = {}
     for row in open_rows:
@@ -136,7 +138,7 @@ def plan_confirmations(
     add: list[PlannedAction] = []
     supersede: list[ActionRow] = []
     for meeting in meetings:
-        action = confirmation_for(meeting, policy, audience, now)
+        action = (judged or {}).get(meeting.event_id) or confirmation_for(meeting, policy, audience, now)
         action = _unless_already_confirmed(action, (confirmed or {}).get(meeting.event_id, ()))
         add.append(action)
         supersede.extend(row for row in by_event.get(meeting.event_id, ()) if row.key != action.key)

@@ -139,6 +139,7 @@ class Service:
         self.settler = Settler(ledger, cadence)
         self._ahead = RenderAhead()  # the next confirmation, rendered while the relay handles this one
         self._writes = BackgroundWrites()  # a batch's Tasks and notes, written while the next is sent
+        self._judged: dict[str, tuple[Meeting, datetime, PlannedAction]] = {}  # see _plan_meetings
         self.in_doubt_alerts = InDoubtAlerts(
             crm=crm, ledger=ledger, composer=composer, batch_size=cadence.batch_size
         )
@@ -247,17 +248,25 @@ class Service:
             mine = [m for m in chunk if m.event_id in has_rows or _starts_in(m, *window)]
         else:
             mine = list(chunk)
-        self._plan_meetings(mine, open_rows, now, report)
-        for flow in self.flows:
-            flow.on_meetings(chunk, now, report)
-        self._send_read(mine, now, report)
+        try:
+            self._plan_meetings(mine, open_rows, now, report)
+            for flow in self.flows:
+                flow.on_meetings(chunk, now, report)
+            self._send_read(mine, now, report)
+        finally:
+            self._judged = {}
 
     def _plan_meetings(
         self, chunk: Sequence[Meeting], open_rows: Sequence[ActionRow], now: datetime, report: Report
     ) -> None:
         ids = [m.event_id for m in chunk]
         sent = self._sent_rows(ids)
-        plan = plan_confirmations(chunk, list(open_rows), self.policy, self.audience, now, sent)
+        # the planner's word on each meeting now, kept for this chunk's sends (same meeting, same now)
+        self._judged = {
+            m.event_id: (m, now, confirmation_for(m, self.policy, self.audience, now)) for m in chunk
+        }
+        judged = {event_id: action for event_id, (_, _, action) in self._judged.items()}
+        plan = plan_confirmations(chunk, list(open_rows), self.policy, self.audience, now, sent, judged)
         for row in plan.supersede:
             self._settle(row, Status.SUPERSEDED, now, "meeting moved", report)
             report.superseded += 1
@@ -405,8 +414,12 @@ class Service:
         self, row: ActionRow, fresh: dict[str, Meeting], now: datetime
     ) -> tuple[Meeting | None, PlannedAction | None]:
         meeting = fresh.get(row.key.event_id)
-        action = confirmation_for(meeting, self.policy, self.audience, now) if meeting else None
-        return meeting, action
+        if meeting is None:
+            return None, None
+        known = self._judged.get(row.key.event_id)
+        if known is not None and known[0] is meeting and known[1] == now:  # judged by this chunk's plan
+            return meeting, known[2]
+        return meeting, confirmation_for(meeting, self.policy, self.audience, now)
 
     def _render_ahead(
         self, row: ActionRow, meeting: Meeting | None, action: PlannedAction | None, now: datetime

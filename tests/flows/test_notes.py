@@ -299,3 +299,22 @@ def test_a_stop_request_ends_the_cycle_before_its_next_batch_and_leaves_the_rest
     assert report.claimed == 0 and rig.org.smtp_messages == []
     fresh, _ = rig.service(create="with_confirmation")  # the next process sends them
     assert fresh.dispatch(AFTER_DUE).claimed >= 1 and len(rig.org.smtp_messages) >= 1
+
+
+def test_a_tick_asks_the_planner_about_each_meeting_once(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sends of a chunk reuse what its plan judged moments before (same meeting, same clock):
+    the planner is a pure function of both (issue 7)."""
+    import prepbot.service as service_module
+
+    judged: list[str] = []
+    real = service_module.confirmation_for
+
+    def counting(meeting: Any, *args: Any) -> Any:
+        judged.append(meeting.event_id)
+        return real(meeting, *args)
+
+    monkeypatch.setattr(service_module, "confirmation_for", counting)
+    service, _ = rig.service(create="with_confirmation")
+    report = service.tick(AFTER_DUE)
+    assert report.counts.get("sent", 0) >= 2, report.errors
+    assert sorted(judged) == sorted(set(judged)) and len(judged) == report.meetings
