@@ -52,6 +52,16 @@ _SPECIAL_RE = re.compile(r"[<&]")
 # Named entities beyond the XML five fail on real orgs (&eacute;, &apos;); numeric references work.
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|lt|gt|quot|nbsp);")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Markup the exact check below surely accepts: text, allowed tags without attributes, links with only
+# href/target/rel, the entities above. Checked in one pass (possessive, so no backtracking); a note it
+# does not match in full gets the exact check, which decides.
+_NAMES = "|".join(sorted(_ALLOWED_TAGS, key=lambda n: (-len(n), n)))
+_VALUE = r"""(?:\s*=\s*(?:"[^"<>]*"|'[^'<>]*'))?"""
+_SURELY_OK_RE = re.compile(
+    rf"(?:[^<&]++|<(?ai:/?(?:{_NAMES})|a(?:\s+(?:href|target|rel){_VALUE})*+)\s*/?>|{_ENTITY_RE.pattern})*+"
+)
+_BREAK_RE = re.compile(r"<\s*(br|/p|/li|/div|/h[1-6])\s*/?>", re.IGNORECASE)
+_ANY_TAG_RE = re.compile(r"<[^>]*>")
 
 
 def _reject() -> SfApiError:
@@ -67,6 +77,15 @@ def decode_note_content(value: object) -> bytes:
     Raises:
         SfApiError: 400 with the "Note can't be saved ..." message.
     """
+    return decode_note_text(value).encode("utf-8")
+
+
+def decode_note_text(value: object) -> str:
+    """`decode_note_content` as text (what `text_preview` reads), without encoding it again.
+
+    Raises:
+        SfApiError: 400 with the "Note can't be saved ..." message.
+    """
     if not isinstance(value, str):
         raise _reject()
     try:
@@ -77,8 +96,9 @@ def decode_note_content(value: object) -> bytes:
     text = text.replace("\r", "").replace("\n", "")
     if _CONTROL_RE.search(text):
         raise _reject()
-    _check_markup(text)
-    return text.encode("utf-8")
+    if _SURELY_OK_RE.fullmatch(text) is None:
+        _check_markup(text)
+    return text
 
 
 def _check_markup(text: str) -> None:
@@ -105,10 +125,10 @@ def _attrs_ok(tag: str, attrs: str) -> bool:
     return tag.lower() == "a" and all(n in _LINK_ATTRS for n in names)
 
 
-def text_preview(body: bytes) -> str | None:
+def text_preview(body: bytes | str) -> str | None:
     """The plain-text preview Salesforce derives from a note body (first 255 characters)."""
-    text = body.decode("utf-8")
-    text = re.sub(r"<\s*(br|/p|/li|/div|/h[1-6])\s*/?>", " ", text, flags=re.IGNORECASE)
-    text = html.unescape(re.sub(r"<[^>]*>", "", text))
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    text = _BREAK_RE.sub(" ", text)
+    text = html.unescape(_ANY_TAG_RE.sub("", text))
     text = " ".join(text.split())
     return text[:255] or None

@@ -124,19 +124,48 @@ def collections(app: SandboxApp, call: Call) -> Result:
     """POST/PATCH/DELETE composite/sobjects: one SaveResult per record, HTTP 200."""
     op, records, all_or_none = _records(call)
     if not all_or_none:
-        # Each record still has its own savepoint; one outer transaction saves a commit per record.
+        # Each record still succeeds or fails on its own (creates: a store batch; others: a savepoint
+        # each); one outer transaction saves a commit per record.
         with app.store.transaction(), _lookups(app, op):
-            return Result(body=[_one(app, call, op, i, r) for i, r in enumerate(records)])
+            return Result(body=_save_all(app, call, op, records))
     results: list[dict[str, Any]] = []
     try:
         with app.store.transaction(), _lookups(app, op):
-            results = [_one(app, call, op, i, r) for i, r in enumerate(records)]
+            results = _save_all(app, call, op, records)
             if any(not r["success"] for r in results):
                 raise _RollBack
     except _RollBack:
         results = [_rolled_back(r, keep_id=op != "POST") for r in results]
         return Result(body=results, failed=True)
     return Result(body=results)
+
+
+def _save_all(app: SandboxApp, call: Call, op: str, records: list[Any]) -> list[dict[str, Any]]:
+    """One SaveResult per record: creates through one store batch, anything else record by record."""
+    if op != "POST" or app.store.running_user_id is None:
+        return [_one(app, call, op, i, r) for i, r in enumerate(records)]
+    with app.store.create_batch() as batch:
+        for index, rec in enumerate(records):
+            try:
+                if _locked_index(call) == index:
+                    raise lock_error(rec.get("id") or rec.get("Id") or "")
+                name = app.store.canonical_type(rec["attributes"]["type"])
+            except ApiError as exc:
+                batch.add_error(exc)
+                continue
+            batch.add(name, {k: v for k, v in rec.items() if k != "attributes" and k.lower() != "id"})
+    return [_create_result(rec, outcome) for rec, outcome in zip(records, batch.outcomes, strict=True)]
+
+
+def _create_result(rec: dict[str, Any], outcome: str | ApiError) -> dict[str, Any]:
+    """The SaveResult of one create, as `_one` gives it (a failure keeps an Id the body gave)."""
+    if isinstance(outcome, str):
+        return {"id": outcome, "success": True, "errors": []}
+    result: dict[str, Any] = {"success": False, "errors": [save_error(outcome)]}
+    record_id = rec.get("id") or rec.get("Id")
+    if record_id:
+        result["id"] = record_id
+    return result
 
 
 def _lookups(app: SandboxApp, op: str) -> AbstractContextManager[None]:

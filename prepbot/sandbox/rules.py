@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from prepbot.sandbox.errors import SfApiError
 from prepbot.sandbox.ids import type_of_id
-from prepbot.sandbox.notes import decode_note_content, text_preview
+from prepbot.sandbox.notes import decode_note_text, text_preview
 from prepbot.sandbox.schema_objects import STAGE_PROBABILITY
 from prepbot.sandbox.values import db_to_dt, dt_to_db
 
@@ -211,10 +211,11 @@ def _content_note(ctx: RuleContext, rec: Record) -> None:
         raise _missing("Title")
     if "Content" in ctx.changed:
         raw = rec.pop("Content", None)
-        body = decode_note_content(raw) if raw is not None else b""
+        text = decode_note_text(raw) if raw is not None else ""
+        body = text.encode("utf-8")
         rec["_Content"] = body
         rec["ContentSize"] = len(body)
-        rec["TextPreview"] = text_preview(body)
+        rec["TextPreview"] = text_preview(text)
         rec["LatestPublishedVersionId"] = ctx.store.next_id("ContentVersion")
     elif ctx.old is None:
         rec["_Content"], rec["ContentSize"], rec["TextPreview"] = b"", 0, None

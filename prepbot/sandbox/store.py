@@ -49,6 +49,7 @@ from prepbot.sandbox.schema_objects import STANDARD_OBJECTS
 from prepbot.sandbox.soql.compiler import compile_query
 from prepbot.sandbox.soql.parser import parse
 from prepbot.sandbox.soql.where import Ctx
+from prepbot.sandbox.store_batch import CreateBatch
 from prepbot.sandbox.store_db import Savepoints, connect, ensure_table, ensure_tables, table_fields
 from prepbot.sandbox.store_query import QueryCursor, Reader, describe_object
 from prepbot.sandbox.store_write import Writer
@@ -266,6 +267,25 @@ class Store:
                 return self._insert(obj, rows, seed=seed, ids=ids, label=label)
             finally:
                 self._writer.cache = None
+
+    @contextmanager
+    def create_batch(self) -> Iterator[CreateBatch]:
+        """Create many records, each valid or failing on its own as with `create`, rows inserted together.
+
+        Every outcome (the new Id or the record's error) is in the batch's ``outcomes`` once the block
+        ends. Requires a running user (the caller falls back to `create` per record without one).
+        """
+        with self.transaction(), self.cached_lookups():
+            batch = CreateBatch(self)
+            self._writer.batch = batch
+            try:
+                yield batch
+                batch.finish()
+            except BaseException:
+                batch.abandon()
+                raise
+            finally:
+                self._writer.batch = None
 
     def _createable(self, sobject: str) -> ObjectDef:
         obj = self.schema.require(sobject)

@@ -13,6 +13,7 @@ from prepbot.sandbox.values import to_db
 
 if TYPE_CHECKING:
     from prepbot.sandbox.store import Store
+    from prepbot.sandbox.store_batch import CreateBatch
 
 _READ_ONLY_MESSAGE = (
     "Unable to create/update fields: {names}. Please check the security settings of this field and verify "
@@ -31,6 +32,9 @@ class Writer:
         self.batch_ids: set[str] = set()
         self._default_cache: dict[tuple[str, int], Record] = {}
         self._dirty_counters: set[str] = set()
+        self._ref_table_cache: dict[tuple[str, ...], set[str]] = {}
+        # The open create batch, whose pending rows must be written before a read that could see them.
+        self.batch: CreateBatch | None = None
 
     # --- Lookups protocol used by rules -------------------------------------------------------------
 
@@ -41,6 +45,8 @@ class Writer:
         key = (obj.table, record_id, field)
         if self.cache is not None and key in self.cache:
             return self.cache[key]
+        if self.batch is not None:
+            self.batch.before_lookup(record_id)
         row = self.db.execute(f'SELECT "{field}" FROM "{obj.table}" WHERE "Id" = ?', (record_id,)).fetchone()
         value = row[0] if row is not None else None
         if self.cache is not None:
@@ -49,6 +55,8 @@ class Writer:
 
     def duplicate_of(self, sobject: str, values: dict[str, Any], exclude_id: str | None) -> str | None:
         obj = self.store.schema.require(sobject)
+        if self.batch is not None:
+            self.batch.before_duplicate_check(obj.table, values)
         where = " AND ".join(f'"{k}" = ?' for k in values)
         sql = f'SELECT "Id" FROM "{obj.table}" WHERE {where} AND "IsDeleted" = 0 AND "Id" IS NOT ?'
         row = self.db.execute(sql, (*values.values(), exclude_id)).fetchone()
@@ -65,13 +73,17 @@ class Writer:
 
     def flush_counters(self) -> None:
         """Persist the Id high-water marks (a rolled-back transaction only leaves a gap)."""
-        for prefix in self._dirty_counters:
-            self.db.execute(
+        self.persist_counters({p: self._counters[p] for p in self._dirty_counters})
+        self._dirty_counters.clear()
+
+    def persist_counters(self, values: dict[str, int]) -> None:
+        """Raise the stored Id high-water marks to ``values`` (key prefix -> counter)."""
+        if values:
+            self.db.executemany(
                 "INSERT INTO _meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
                 "value = max(CAST(value AS INTEGER), excluded.value)",
-                (f"counter:{prefix}", str(self._counters[prefix])),
+                [(f"counter:{p}", str(v)) for p, v in values.items()],
             )
-        self._dirty_counters.clear()
 
     # --- bodies -----------------------------------------------------------------------------------
 
@@ -203,8 +215,7 @@ class Writer:
             if f is None or f.type != "reference" or not value:
                 continue
             target_type = type_of_id(value)
-            allowed = {self.store.schema.require(r).table for r in f.refs if self.store.schema.get(r)}
-            if target_type not in f.refs and target_type not in allowed:
+            if target_type not in f.refs and target_type not in self._ref_tables(f.refs):
                 label = f.refs[0] if len(f.refs) == 1 else "Name" if f.name == "WhoId" else f.relationship
                 raise SfApiError(
                     400,
@@ -219,6 +230,15 @@ class Writer:
                 raise SfApiError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [f.name])
             if deleted:
                 raise SfApiError(400, "ENTITY_IS_DELETED", "entity is deleted", [f.name])
+
+    def _ref_tables(self, refs: tuple[str, ...]) -> set[str]:
+        """The tables of the objects a reference field may point to (the schema's objects are fixed)."""
+        tables = self._ref_table_cache.get(refs)
+        if tables is None:
+            schema = self.store.schema
+            tables = {schema.require(r).table for r in refs if schema.get(r)}
+            self._ref_table_cache[refs] = tables
+        return tables
 
     # --- persistence --------------------------------------------------------------------------------
 
