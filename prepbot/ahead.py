@@ -17,51 +17,60 @@ class WaitWork:
 
     commands: Callable[[], None]
     data: Callable[[], None]
+    then: Callable[[], OutgoingMessage | None]  # that message, once rendered (see the port's ``then``)
 
 
 class RenderAhead:
-    """Holds at most one early-rendered confirmation until the send of its row takes it.
+    """Holds the confirmations rendered early (at most :attr:`HOLD`) until the sends of their rows
+    take them.
 
     The relay spends about as long on a message's commands and end of DATA as prepbot spends
-    rendering the next one and building its bytes, so the dispatcher does that during row n's waits
-    (:class:`WaitWork`) instead of after them. A message
-    is rendered from the meeting as read, its row's key, its zone and the cycle's clock: nothing
-    changes between that render and its send, so the send gets what it would have rendered. A
-    render that fails is kept as its error, and raised to that send.
+    rendering a message and building its bytes, so the dispatcher does that during row n's waits
+    (:class:`WaitWork`) instead of after them: row n+1 (whose commands go out with row n's data)
+    and row n+2. A message is rendered from the meeting as read, its row's key, its zone and the
+    cycle's clock: nothing changes between that render and its send, so the send gets what it
+    would have rendered. A render that fails is kept as its error, and raised to that send.
     """
 
+    HOLD = 2
+
     def __init__(self) -> None:
-        self._ready: tuple[int, Composed | PrepbotError] | None = None
+        self._ready: dict[int, Composed | PrepbotError] = {}
 
     def prepare(self, row_id: int, render: Callable[[], Composed]) -> None:
-        """Render now for the row ``row_id`` (replacing anything held for another row; a render
-        held for this row already is kept)."""
-        if self._ready is not None and self._ready[0] == row_id:
+        """Render now for the row ``row_id``, unless a render for it is held already."""
+        if row_id in self._ready:
             return
         try:
             value: Composed | PrepbotError = render()
         except PrepbotError as exc:
             value = exc
-        self._ready = (row_id, value)
+        while len(self._ready) >= self.HOLD:  # the oldest goes first
+            del self._ready[next(iter(self._ready))]
+        self._ready[row_id] = value
 
-    def build(self, prepare: Callable[[OutgoingMessage], None]) -> None:
-        """Hand the message held, if any, to ``prepare`` (the transport builds its bytes)."""
-        if self._ready is not None and isinstance(message := self._ready[1], Composed):
-            prepare(message.message)
+    def build(self, row_id: int, prepare: Callable[[OutgoingMessage], None]) -> None:
+        """Hand the message held for ``row_id``, if any, to ``prepare`` (the transport builds its bytes)."""
+        message = self.message(row_id)
+        if message is not None:
+            prepare(message)
+
+    def message(self, row_id: int) -> OutgoingMessage | None:
+        """The message rendered for ``row_id``, if one is held (it stays held for the send's take)."""
+        held = self._ready.get(row_id)
+        return held.message if isinstance(held, Composed) else None
 
     def take(self, row_id: int) -> Composed | None:
-        """The message rendered for ``row_id``, or None (then render it now); held is dropped.
+        """The message rendered for ``row_id``, or None (then render it now); it is no longer held.
 
         Raises:
             PrepbotError: the early render of this row failed (template, address).
         """
-        ready, self._ready = self._ready, None
-        if ready is None or ready[0] != row_id:
-            return None
-        if isinstance(ready[1], PrepbotError):
-            raise ready[1]
-        return ready[1]
+        held = self._ready.pop(row_id, None)
+        if isinstance(held, PrepbotError):
+            raise held
+        return held
 
     def clear(self) -> None:
-        """Drop what is held (a batch ended before its row was sent)."""
-        self._ready = None
+        """Drop what is held (a batch ended before its rows were sent)."""
+        self._ready.clear()

@@ -169,6 +169,7 @@ class Settler:
         cutoff: timedelta = _NO_CUTOFF,
         while_waiting: Callable[[], None] | None = None,
         while_commands: Callable[[], None] | None = None,
+        then: Callable[[], OutgoingMessage | None] | None = None,
     ) -> Outcome:
         """Send ``message`` for a claimed row, and settle what happened.
 
@@ -179,13 +180,18 @@ class Settler:
 
         ``sent_reason`` is kept on a SENT row (e.g. "fallback: de→en"); ``cutoff`` is passed to
         :meth:`retry_or_fail`; ``while_waiting`` and ``while_commands`` to the transport (work to
-        do while the relay handles the message, the row SENDING, or its commands, the row CLAIMED).
+        do while the relay handles the message, the row SENDING, or its commands, the row CLAIMED),
+        and ``then`` (the message the caller sends next, once ready).
         IN_DOUBT is left to the caller, which knows what the owner should be told.
         """
         data_end = _DataEnd(self.ledger, row, now)
         try:
             transport.send(
-                message, on_data_end=data_end, while_waiting=while_waiting, while_commands=while_commands
+                message,
+                on_data_end=data_end,
+                while_waiting=while_waiting,
+                while_commands=while_commands,
+                then=then,
             )
             data_end()  # a transport that never called it: still SENDING before SENT
             failpoints.hit("after_send")

@@ -109,6 +109,7 @@ class Transport(Protocol):
         on_data_end: Callable[[], None] | None = None,
         while_waiting: Callable[[], None] | None = None,
         while_commands: Callable[[], None] | None = None,
+        then: Callable[[], OutgoingMessage | None] | None = None,
     ) -> DeliveryReceipt:
         """Hand ``message`` to the relay.
 
@@ -125,6 +126,11 @@ class Transport(Protocol):
         ``while_commands`` likewise, at most once, while the relay handles the commands before the
         data (SMTP with PIPELINING: MAIL, RCPT and DATA sent in one write, their replies not read
         yet). It runs before the point of no return, so also for a message the relay then refuses.
+
+        ``then`` gives the message the caller will send next (or None): a transport may start that
+        message's transaction with this one's data (SMTP with PIPELINING), so the caller's next
+        ``send`` should be of that very message object; another message is sent as well, after
+        the transaction started for nothing is ended without sending anything of it.
 
         Raises:
             DeliveryRejectedError: permanent refusal (5xx); do not retry.

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
@@ -402,8 +403,8 @@ class Service:
             if not relay_ok:
                 self._settle(row, Status.PLANNED, now, "relay unusable; retried later", report, due_at=now)
                 continue
-            ahead = self._render_ahead(rows[i + 1], *planned[i + 1], now) if i + 1 < len(rows) else None
-            relay_ok = self._dispatch_row(row, *planned[i], now, report, sent, ahead)
+            after = [(rows[j], *planned[j]) for j in range(i + 1, min(i + 1 + RenderAhead.HOLD, len(rows)))]
+            relay_ok = self._dispatch_row(row, *planned[i], now, report, sent, self._render_ahead(after, now))
         self._ahead.clear()
         writes = [self._task_writes(sent, now)]
         writes += [flow.after_batch(batch, fresh, now, report) for flow in self.flows]
@@ -422,12 +423,29 @@ class Service:
         return meeting, confirmation_for(meeting, self.policy, self.audience, now)
 
     def _render_ahead(
-        self, row: ActionRow, meeting: Meeting | None, action: PlannedAction | None, now: datetime
+        self, after: Sequence[tuple[ActionRow, Meeting | None, PlannedAction | None]], now: datetime
     ) -> WaitWork | None:
-        """Work for the relay's waits on the message before ``row``: render ``row``'s confirmation
-        (while the relay handles the commands) and build its bytes (while it handles the data),
-        when :meth:`_dispatch_row` is going to send it. A transport that has no wait for the
-        commands gets both at the data."""
+        """Work for the relay's waits on a message: render the confirmations of the rows ``after``
+        it (the next one and the one after) and build their bytes, for those :meth:`_dispatch_row`
+        is going to send. The next one is ready at the first wait the transport has (the commands',
+        else the data's), so that its commands can go out with this message's data (the port's
+        ``then``); the one after is done while the relay handles this message's data."""
+        ahead = [self._ahead_of(*planned, now) for planned in after]
+        if not ahead or ahead[0] is None:
+            return None
+        first, later = ahead[0], [work for work in ahead[1:] if work is not None]
+
+        def data() -> None:
+            first()
+            for work in later:
+                work()
+
+        return WaitWork(commands=first, data=data, then=partial(self._ahead.message, after[0][0].id))
+
+    def _ahead_of(
+        self, row: ActionRow, meeting: Meeting | None, action: PlannedAction | None, now: datetime
+    ) -> Callable[[], None] | None:
+        """Render ``row``'s confirmation and build its bytes (once), if it is going to be sent."""
         if meeting is None or action is None or not _sends_now(row, action, now):
             return None
         zone = action.time_zone or "UTC"
@@ -436,10 +454,11 @@ class Service:
             return self.composer.confirmation(meeting, row.key, zone, now)
 
         def render_and_build() -> None:
-            self._ahead.prepare(row.id, render)  # done already if the commands' wait did it
-            self._ahead.build(self.transport.prepare)
+            if self._ahead.message(row.id) is None:  # not done at an earlier wait
+                self._ahead.prepare(row.id, render)
+                self._ahead.build(row.id, self.transport.prepare)
 
-        return WaitWork(commands=lambda: self._ahead.prepare(row.id, render), data=render_and_build)
+        return render_and_build
 
     def _dispatch_row(
         self,
@@ -514,6 +533,7 @@ class Service:
             self.policy.min_notice,
             while_waiting=ahead.data if ahead else None,
             while_commands=ahead.commands if ahead else None,
+            then=ahead.then if ahead else None,
         )
         if outcome is Outcome.IN_DOUBT:
             self._in_doubt(row, meeting, composed, now, "the relay did not answer the end of data", report)

@@ -128,11 +128,12 @@ class SalesforceEmailTransport:
         on_data_end: Callable[[], None] | None = None,
         while_waiting: Callable[[], None] | None = None,
         while_commands: Callable[[], None] | None = None,
+        then: Callable[[], OutgoingMessage | None] | None = None,
     ) -> DeliveryReceipt:
         """Send ``message`` through emailSimple (one API call); ``on_data_end`` runs right before it.
 
-        ``while_waiting`` and ``while_commands`` are never called: the call's answer comes with the
-        request's own round trip.
+        ``while_waiting``, ``while_commands`` and ``then`` are never called: the call's answer comes
+        with the request's own round trip.
 
         Returns:
             The receipt; ``message_id`` is prepbot's own (Salesforce does not report the one it wrote).

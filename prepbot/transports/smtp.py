@@ -44,9 +44,11 @@ Build = Callable[[OutgoingMessage], EmailMessage]
 Wire = Callable[[EmailMessage], "bytes | None"]  # the bytes a builder already serialised and checked
 Failpoint = Callable[[str], None]
 DataEnd = Callable[[], None]
+Next = Callable[[], "OutgoingMessage | None"]  # the message the caller sends next, if it is ready
 Outcome = DeliveryReceipt | DeliveryError
 
 _SMTP_ERRORS = (smtplib.SMTPException, OSError)
+PREPARED_KEPT = 2  # messages prepare() keeps built for their sends (the next one and the one after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class _Hooks:
     on_data_end: DataEnd | None = None
     while_waiting: DataEnd | None = None
     while_commands: DataEnd | None = None
+    then: Next | None = None
 
     def wait(self) -> None:
         _quietly(self.while_waiting)
@@ -130,7 +133,9 @@ class SmtpTransport:
                 ``timeout``). RFC 5321 §4.5.3.2.6 suggests 10 minutes; a short wait turns slow
                 acceptances into in-doubt sends.
             pipelining: send MAIL, RCPT and DATA in one write when the relay offers PIPELINING
-                (RFC 2920): two round trips a message instead of four.
+                (RFC 2920): two round trips a message instead of four; and, when the caller
+                says which message it sends next (``send(..., then=)``), that message's MAIL,
+                RCPT and DATA in the same write as this one's data: one round trip a message.
             build: turns an OutgoingMessage into an EmailMessage (default:
                 ``prepbot.messages.build_message``).
             failpoint: called with ``"before_data_end"`` and ``"after_smtp_250"``; for
@@ -166,7 +171,11 @@ class SmtpTransport:
         self._smtp: smtplib.SMTP | None = None
         self._used = 0  # transactions started on self._smtp
         self._lock = threading.Lock()
-        self._prepared: tuple[OutgoingMessage, Envelope] | None = None  # see prepare()
+        # Messages built ahead by prepare(), by id (the message is kept, so its id stays its own).
+        self._prepared: dict[int, tuple[OutgoingMessage, Envelope]] = {}
+        # The message whose MAIL, RCPT and DATA went out after the last message's data, its
+        # envelope and the session they went out on; their replies wait in that session.
+        self._chained: tuple[OutgoingMessage, Envelope, smtplib.SMTP] | None = None
 
     def __repr__(self) -> str:
         s = self._settings
@@ -189,12 +198,14 @@ class SmtpTransport:
         on_data_end: DataEnd | None = None,
         while_waiting: DataEnd | None = None,
         while_commands: DataEnd | None = None,
+        then: Next | None = None,
     ) -> DeliveryReceipt:
         """Hand ``message`` to the relay for ``message.to_address``.
 
         ``on_data_end`` runs right before the data and its terminator go out; ``while_waiting``
         once they went out, before the reply to them is read; ``while_commands`` (with PIPELINING
-        only) once MAIL, RCPT and DATA went out, before their replies are read (the Transport port).
+        only) once MAIL, RCPT and DATA went out, before their replies are read; ``then`` gives the
+        message the caller sends next, when this one's data is about to go out (the Transport port).
 
         Returns:
             The receipt, with the relay's reply (e.g. ``250 2.0.0 queued as ...``).
@@ -214,6 +225,7 @@ class SmtpTransport:
             on_data_end=on_data_end,
             while_waiting=while_waiting,
             while_commands=while_commands,
+            then=then,
         )[message.to_address]
         if isinstance(outcome, DeliveryError):
             raise outcome
@@ -227,6 +239,7 @@ class SmtpTransport:
         on_data_end: DataEnd | None = None,
         while_waiting: DataEnd | None = None,
         while_commands: DataEnd | None = None,
+        then: Next | None = None,
     ) -> dict[str, Outcome]:
         """Send one message to several envelope recipients in one transaction.
 
@@ -243,12 +256,11 @@ class SmtpTransport:
         rcpts = list(dict.fromkeys(recipients))
         if not rcpts:
             raise ValueError("send_many needs at least one recipient")
-        envelope = self._envelope_for(message, rcpts)
         with self._lock:
+            envelope = self._chained_envelope(message, rcpts) or self._envelope_for(message, rcpts)
+            hooks = _Hooks(on_data_end, while_waiting, while_commands, then)
             try:
-                return self._transaction(
-                    message, envelope, _Hooks(on_data_end, while_waiting, while_commands)
-                )
+                return self._transaction(message, envelope, hooks)
             except DeliveryError:
                 raise
             except BaseException:
@@ -257,20 +269,30 @@ class SmtpTransport:
 
     def prepare(self, message: OutgoingMessage) -> None:
         """Build ``message``'s bytes now for its coming :meth:`send` (the Transport port): called
-        while the relay handles the message before it. A message that cannot be built is left
-        for the send to refuse."""
+        while the relay handles a message before it; the last ``PREPARED_KEPT`` are kept. A
+        message that cannot be built is left for the send to refuse."""
         try:
-            self._prepared = (message, self._envelope_for(message, [message.to_address]))
+            envelope = self._envelope_for(message, [message.to_address])
         except Exception:  # the send builds it again and says why it cannot go
-            self._prepared = None
+            return
+        while len(self._prepared) >= PREPARED_KEPT:  # the oldest goes first
+            del self._prepared[next(iter(self._prepared))]
+        self._prepared[id(message)] = (message, envelope)
 
     def _envelope_for(self, message: OutgoingMessage, rcpts: list[str]) -> Envelope:
-        prepared, self._prepared = self._prepared, None
+        prepared = self._prepared.pop(id(message), None)
         if prepared is not None and prepared[0] is message and list(prepared[1].recipients) == rcpts:
             return prepared[1]
         sender = self._settings.envelope_sender or message.from_address
         built = self._build(message)
         return make_envelope(built, sender, rcpts, self._wire(built) if self._wire else None)
+
+    def _chained_envelope(self, message: OutgoingMessage, rcpts: list[str]) -> Envelope | None:
+        """The envelope whose commands went out after the last message's data, if it is this one's."""
+        chained = self._chained
+        if chained is not None and chained[0] is message and list(chained[1].recipients) == rcpts:
+            return chained[1]
+        return None
 
     def close(self) -> None:
         """QUIT and close the pooled connection, if any. Safe to call more than once."""
@@ -280,9 +302,14 @@ class SmtpTransport:
     # -- transaction ------------------------------------------------------------------------
 
     def _transaction(self, message: OutgoingMessage, envelope: Envelope, hooks: _Hooks) -> dict[str, Outcome]:
+        if self._chained is not None and self._chained[1] is not envelope:
+            # The relay holds another message's commands (a send the caller then did not make):
+            # that transaction can only be ended by closing its session; nothing of it was sent.
+            self._drop()
         smtp, reused = self._session()
+        chained, self._chained = self._chained is not None, None  # its commands are out already
         try:
-            pipelined = self._mail_from(smtp, envelope, hooks)
+            pipelined = self._mail_from(smtp, envelope, hooks, chained)
         except DeliveryUnavailableError as exc:
             if not reused:
                 raise
@@ -302,14 +329,19 @@ class SmtpTransport:
         result = self._data(smtp, envelope, message, hooks, pipelined)
         return {rcpt: refused.get(rcpt, result) for rcpt in envelope.recipients}
 
-    def _mail_from(self, smtp: smtplib.SMTP, envelope: Envelope, hooks: _Hooks) -> bool:
+    def _mail_from(
+        self, smtp: smtplib.SMTP, envelope: Envelope, hooks: _Hooks, chained: bool = False
+    ) -> bool:
         """MAIL FROM, and its reply. With a relay that offers PIPELINING (RFC 2920), MAIL, every
         RCPT and DATA go out in one write (two round trips a message instead of four); True then,
         and their replies are read by :meth:`_rcpt_to` and :meth:`_data`. ``hooks.commands`` runs
-        between that write and the first reply."""
+        between that write and the first reply. ``chained``: that group went out with the data of
+        the message before (:meth:`_chain`); only its replies are read."""
         options = self._mail_options(smtp, envelope)
-        pipelined = self._settings.pipelining and smtp.has_extn("pipelining")
-        if not pipelined:
+        pipelined = chained or (self._settings.pipelining and smtp.has_extn("pipelining"))
+        if chained:
+            code, reply = self._command("MAIL", functools.partial(_reply_after, smtp, hooks.commands))
+        elif not pipelined:
             code, reply = self._command("MAIL", lambda: smtp.mail(envelope.sender, options))
         else:  # the group is bytes already (UTF-8 with SMTPUTF8): smtplib's command encoding is moot
             group = pipelined_commands(envelope.sender, envelope.recipients, options)
@@ -373,12 +405,15 @@ class SmtpTransport:
         self._failpoint("before_data_end")
         if hooks.on_data_end is not None:  # raising here aborts: send_many drops the session mid-DATA
             hooks.on_data_end()
+        chain = self._chain(smtp, hooks.then) if pipelined else None
         try:
-            smtp.send(envelope.payload)
+            smtp.send(envelope.payload if chain is None else envelope.payload + chain[2])
         except _SMTP_ERRORS as exc:
             # sendall() failed, so the terminator (the last bytes) never left: nothing was accepted.
             self._drop()
             return DeliveryUnavailableError(f"smtp DATA: connection lost while sending: {exc}")
+        if chain is not None:
+            self._chained = (chain[0], chain[1], smtp)
         hooks.wait()  # the relay is handling the message: its reply waits in the socket meanwhile
         code, reply = self._final_reply(smtp)
         if code < 0:
@@ -396,6 +431,23 @@ class SmtpTransport:
             self._drop()
             return DeliveryInDoubtError(f"smtp end of DATA: unexpected reply {code}", code=code)
         return reply_error("end of DATA", code, reply, self._redact)
+
+    def _chain(self, smtp: smtplib.SMTP, then: Next | None) -> tuple[OutgoingMessage, Envelope, bytes] | None:
+        """The next message's MAIL, RCPT and DATA, to go out right after this message's data (RFC
+        2920 allows commands after the end of data in one group): its transaction then starts while
+        the relay handles this one's end of DATA. None when there is no next message ready, it
+        cannot be built, or this session ends before it (it is then sent as usual)."""
+        if then is None or self._used >= self._settings.max_messages_per_connection:
+            return None
+        try:
+            following = then()
+            if following is None:
+                return None
+            envelope = self._envelope_for(following, [following.to_address])
+            options = self._mail_options(smtp, envelope)
+        except Exception:  # its own send builds it again and says why it cannot go
+            return None
+        return following, envelope, pipelined_commands(envelope.sender, envelope.recipients, options)
 
     def _final_reply(self, smtp: smtplib.SMTP) -> tuple[int, bytes]:
         """Read the reply to the end of DATA; ``(-1, reason)`` when none could be read (RFC 1047)."""
@@ -497,11 +549,14 @@ class SmtpTransport:
         smtp.ehlo()  # RFC 3207 §4.2: forget what was learnt before TLS
 
     def _drop(self) -> None:
-        smtp, self._smtp, self._used = self._smtp, None, 0
+        smtp, self._smtp, self._used, self._chained = self._smtp, None, 0, None
         if smtp is not None:
             smtp.close()
 
     def _quit(self) -> None:
+        if self._chained is not None:  # the relay waits for a message's data: QUIT would be text
+            self._drop()
+            return
         smtp, self._smtp, self._used = self._smtp, None, 0
         if smtp is None:
             return
@@ -514,6 +569,11 @@ class SmtpTransport:
 
     def _now(self) -> datetime:
         return self._clock.now() if self._clock is not None else datetime.now(UTC)
+
+
+def _reply_after(smtp: smtplib.SMTP, meanwhile: Callable[[], None]) -> tuple[int, bytes]:
+    meanwhile()  # the relay may still be handling the commands: their replies wait in the socket
+    return smtp.getreply()
 
 
 def _send_then_reply(

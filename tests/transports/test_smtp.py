@@ -709,3 +709,97 @@ def test_preparing_an_unusable_message_raises_nothing_and_its_send_refuses_it(st
     with pytest.raises(DeliveryRejectedError):
         transport.send(bad)
     assert server.received == []
+
+
+# -- the next message's commands with this one's data (RFC 2920 groups across transactions) -------
+
+
+def _wait_for_verbs(server: SmtpTestServer, verb: str, count: int) -> None:
+    for _ in range(500):
+        if server.verbs.count(verb) >= count:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError(f"the server never got {count} {verb}")
+
+
+def test_the_next_messages_commands_go_out_with_this_ones_data(start_server, make_transport):
+    server = start_server(pipelining=True)
+    transport = make_transport(server)
+    second = outgoing(2)
+    transport.send(outgoing(1), then=lambda: second)
+    _wait_for_verbs(server, "MAIL", 2)  # before the second send was even asked for
+    assert len(server.received) == 1
+    transport.send(second)
+    assert [r.rcpt_tos for r in server.accepted] == [["client1@buyer.test"], ["client2@buyer.test"]]
+    assert server.verbs == ["EHLO", "MAIL", "RCPT", "DATA", "MAIL", "RCPT", "DATA"]
+    assert server.connections == 1
+
+
+def test_another_message_than_the_one_announced_ends_its_transaction_unsent(start_server, make_transport):
+    server = start_server(pipelining=True)
+    transport = make_transport(server)
+    transport.send(outgoing(1), then=lambda: outgoing(2))  # a new object: never the one sent next
+    transport.send(outgoing(3))
+    assert [r.rcpt_tos for r in server.accepted] == [["client1@buyer.test"], ["client3@buyer.test"]]
+    assert server.connections == 2
+
+
+def test_close_with_a_transaction_started_sends_nothing_of_it(start_server, make_transport):
+    server = start_server(pipelining=True)
+    transport = make_transport(server)
+    transport.send(outgoing(1), then=lambda: outgoing(2))
+    transport.close()  # no QUIT: it would be read as the waiting message's text
+    _wait_for_verbs(server, "DATA", 2)
+    assert len(server.received) == 1 and "QUIT" not in server.verbs
+
+
+def test_a_refused_message_leaves_the_next_ones_transaction_going(start_server, make_transport):
+    server = start_server(pipelining=True, faults=[Fault("DATA_END", reply="554 5.6.0 refused", message=1)])
+    transport = make_transport(server)
+    second = outgoing(2)
+    with pytest.raises(DeliveryRejectedError):
+        transport.send(outgoing(1), then=lambda: second)
+    transport.send(second)
+    assert [r.rcpt_tos for r in server.accepted] == [["client2@buyer.test"]]
+    assert server.connections == 1
+
+
+def test_a_421_after_the_data_sends_the_next_one_on_a_fresh_connection(start_server, make_transport):
+    server = start_server(pipelining=True, faults=[Fault("DATA_END", reply="421 4.3.0 closing", message=1)])
+    transport = make_transport(server)
+    second = outgoing(2)
+    with pytest.raises(DeliveryUnavailableError):
+        transport.send(outgoing(1), then=lambda: second)
+    transport.send(second)
+    assert [r.rcpt_tos for r in server.accepted] == [["client2@buyer.test"]]
+    assert server.connections == 2
+
+
+def test_a_next_message_refused_at_mail_is_retried_once_on_a_fresh_connection(start_server, make_transport):
+    server = start_server(
+        pipelining=True, faults=[Fault("MAIL", reply="451 4.7.1 too many messages", message=2)]
+    )
+    transport = make_transport(server)
+    second = outgoing(2)
+    transport.send(outgoing(1), then=lambda: second)
+    transport.send(second)
+    assert len(server.accepted) == 2 and server.connections == 2
+
+
+@pytest.mark.parametrize(("offered", "limit"), [(False, 10), (True, 1)])
+def test_no_next_transaction_one_command_at_a_time_or_at_the_sessions_limit(
+    start_server, make_transport, offered, limit
+):
+    server = start_server(pipelining=offered)
+    transport = make_transport(server, max_messages_per_connection=limit)
+    asked: list[int] = []
+    second = outgoing(2)
+
+    def then() -> OutgoingMessage:
+        asked.append(1)
+        return second
+
+    transport.send(outgoing(1), then=then)
+    assert asked == [] and server.verbs.count("MAIL") == 1
+    transport.send(second)
+    assert len(server.accepted) == 2

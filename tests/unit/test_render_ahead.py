@@ -23,11 +23,14 @@ def test_the_row_it_was_rendered_for_takes_it_once() -> None:
     assert ahead.take(7) is None  # taken: the next send of row 7 renders afresh
 
 
-def test_another_row_gets_nothing_and_the_held_message_is_dropped() -> None:
-    ahead = RenderAhead()
-    ahead.prepare(7, composed)
+def test_another_row_gets_nothing_and_at_most_two_are_held() -> None:
+    ahead, seventh = RenderAhead(), composed()
+    ahead.prepare(7, lambda: seventh)
     assert ahead.take(8) is None
+    ahead.prepare(8, composed)
+    ahead.prepare(9, composed)  # a third: the oldest (7) goes
     assert ahead.take(7) is None
+    assert ahead.take(8) is not None and ahead.take(9) is not None
 
 
 def test_a_failed_early_render_is_raised_to_its_row_only() -> None:
@@ -50,7 +53,7 @@ def test_clear_drops_what_is_held() -> None:
     assert ahead.take(7) is None
 
 
-def test_a_row_rendered_during_the_commands_wait_is_not_rendered_again_at_the_data() -> None:
+def test_a_row_rendered_at_an_earlier_wait_is_not_rendered_again() -> None:
     ahead, renders = RenderAhead(), []
     message = composed()
 
@@ -58,13 +61,14 @@ def test_a_row_rendered_during_the_commands_wait_is_not_rendered_again_at_the_da
         renders.append(1)
         return message
 
-    ahead.prepare(7, render)  # the commands' wait
-    ahead.prepare(7, render)  # the data's wait: held already
+    ahead.prepare(7, render)  # the wait of the message two before
+    ahead.prepare(7, render)  # the wait of the message before: held already
     built: list[object] = []
-    ahead.build(built.append)
+    ahead.build(7, built.append)
+    ahead.build(8, built.append)  # nothing held for 8
     assert renders == [1] and built == [message.message]
-    ahead.prepare(8, render)  # another row replaces it
-    assert renders == [1, 1] and ahead.take(7) is None
+    assert ahead.message(7) is message.message and ahead.message(8) is None
+    assert ahead.take(7) is message and ahead.message(7) is None
 
 
 def test_build_skips_a_failed_render() -> None:
@@ -75,7 +79,7 @@ def test_build_skips_a_failed_render() -> None:
 
     ahead.prepare(7, broken)
     built: list[object] = []
-    ahead.build(built.append)
-    assert built == []
+    ahead.build(7, built.append)
+    assert built == [] and ahead.message(7) is None
     with pytest.raises(TemplateError):
         ahead.take(7)
