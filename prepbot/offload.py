@@ -137,9 +137,10 @@ class ProcessMap(Generic[J, R]):
 def _serve(conn: Connection, parents_end: Connection, fn: Callable[[Any], Any]) -> None:
     """The child: answer each batch with ("ok", results) or ("bug", traceback) until told to stop."""
     parents_end.close()  # else the pipe would never report the parent's death
-    # The parent decides when to stop (SIGINT, SIGTERM: finish the batch, then close the pipe).
+    # Ctrl-C reaches the whole foreground group: the parent decides what it means. A SIGTERM ends
+    # the child (the parent then renders in its own process; multiprocessing's exit handler relies
+    # on it to end a child that was never closed).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     while True:
         try:
             message = conn.recv()

@@ -103,3 +103,9 @@ def test_inline_map_does_the_jobs_at_once_in_this_process() -> None:
     assert done == [1, 2]
     assert results() == [2, 4]
     inline.close()
+
+
+def test_a_child_never_closed_does_not_hold_up_the_parents_exit() -> None:
+    code = "from prepbot.offload import ProcessMap\nm = ProcessMap(abs)\nprint(m.submit([-3])())\n"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert run.stdout.strip() == "[3]"  # and it exited: multiprocessing's exit handler ended the child
