@@ -753,26 +753,24 @@ def test_close_with_a_transaction_started_sends_nothing_of_it(start_server, make
     assert len(server.received) == 1 and "QUIT" not in server.verbs
 
 
-def test_a_refused_message_leaves_the_next_ones_transaction_going(start_server, make_transport):
-    server = start_server(pipelining=True, faults=[Fault("DATA_END", reply="554 5.6.0 refused", message=1)])
+@pytest.mark.parametrize(
+    ("reply", "error", "connections"),
+    [
+        ("554 5.6.0 refused", DeliveryRejectedError, 1),  # the session goes on with the next one
+        ("421 4.3.0 closing", DeliveryUnavailableError, 2),  # the next one goes on a fresh session
+    ],
+)
+def test_a_message_the_relay_does_not_take_leaves_the_next_one_sent_once(
+    start_server, make_transport, reply, error, connections
+):
+    server = start_server(pipelining=True, faults=[Fault("DATA_END", reply=reply, message=1)])
     transport = make_transport(server)
     second = outgoing(2)
-    with pytest.raises(DeliveryRejectedError):
+    with pytest.raises(error):
         transport.send(outgoing(1), then=lambda: second)
     transport.send(second)
     assert [r.rcpt_tos for r in server.accepted] == [["client2@buyer.test"]]
-    assert server.connections == 1
-
-
-def test_a_421_after_the_data_sends_the_next_one_on_a_fresh_connection(start_server, make_transport):
-    server = start_server(pipelining=True, faults=[Fault("DATA_END", reply="421 4.3.0 closing", message=1)])
-    transport = make_transport(server)
-    second = outgoing(2)
-    with pytest.raises(DeliveryUnavailableError):
-        transport.send(outgoing(1), then=lambda: second)
-    transport.send(second)
-    assert [r.rcpt_tos for r in server.accepted] == [["client2@buyer.test"]]
-    assert server.connections == 2
+    assert server.connections == connections
 
 
 def test_a_next_message_refused_at_mail_is_retried_once_on_a_fresh_connection(start_server, make_transport):

@@ -11,22 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prepbot.domain import OutgoingMessage
 from prepbot.errors import MessageError
 from prepbot.messages import _POLICY, _parsed_header_section, _verified, build_email, checked_bytes
+from tests.test_messages import outgoing
 
 SENT_AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-BASE = OutgoingMessage(
-    message_id="prepbot.0123abcd@mail.example.com",
-    from_name="Jan de Vries",
-    from_address="meetings@example.com",
-    to_name="Piet Jansen",
-    to_address="piet@example.org",
-    subject="Morgen om 10:00 – hoe kom ik het beste bij u?",
-    text="Beste heer Jansen,\n\nTot morgen,\nJan\n",
-    html="<p>Beste heer Jansen,</p>",
-    reply_to="jan.devries@example.com",
-)
+BASE = outgoing()  # the message tests/test_messages.py builds
 
 FTEXT = st.characters(min_codepoint=33, max_codepoint=126, exclude_characters=":")
 NAMES = st.one_of(st.text(FTEXT, min_size=1, max_size=12), st.sampled_from(["From", "Subject", "To", "X-A"]))
