@@ -138,7 +138,7 @@ class Service:
         self.relay_unusable = False  # within one tick: the sync's sends found the relay unusable
         self._stop = threading.Event()  # set by request_stop(): end the cycle after this batch
         self.settler = Settler(ledger, cadence)
-        self._ahead = RenderAhead()  # the next confirmation, rendered while the relay handles this one
+        self._ahead = RenderAhead()  # the next confirmations, rendered while the relay handles this one
         self._writes = BackgroundWrites()  # a batch's Tasks and notes, written while the next is sent
         self._judged: dict[str, tuple[Meeting, datetime, PlannedAction]] = {}  # see _plan_meetings
         self.in_doubt_alerts = InDoubtAlerts(
