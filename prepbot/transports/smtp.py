@@ -406,12 +406,13 @@ class SmtpTransport:
         if hooks.on_data_end is not None:  # raising here aborts: send_many drops the session mid-DATA
             hooks.on_data_end()
         chain = self._chain(smtp, hooks.then) if pipelined else None
-        try:
-            smtp.send(envelope.payload if chain is None else envelope.payload + chain[2])
-        except _SMTP_ERRORS as exc:
-            # sendall() failed, so the terminator (the last bytes) never left: nothing was accepted.
+        sent, error = _send_counted(smtp, envelope.payload if chain is None else envelope.payload + chain[2])
+        if error is not None:
             self._drop()
-            return DeliveryUnavailableError(f"smtp DATA: connection lost while sending: {exc}")
+            if sent < len(envelope.payload):  # the terminator never left: nothing was accepted
+                return DeliveryUnavailableError(f"smtp DATA: connection lost while sending: {error}")
+            # it left, and the next message's commands did not: the relay may have this one
+            return DeliveryInDoubtError(f"smtp end of DATA: connection lost after it: {error}")
         if chain is not None:
             self._chained = (chain[0], chain[1], smtp)
         hooks.wait()  # the relay is handling the message: its reply waits in the socket meanwhile
@@ -569,6 +570,21 @@ class SmtpTransport:
 
     def _now(self) -> datetime:
         return self._clock.now() if self._clock is not None else datetime.now(UTC)
+
+
+def _send_counted(smtp: smtplib.SMTP, data: bytes) -> tuple[int, OSError | None]:
+    """Send ``data`` (as smtplib's ``send``, which cannot say how far it got); returns how many
+    bytes were handed to the connection, and the error that stopped it, if any."""
+    sock = smtp.sock
+    if sock is None:
+        return 0, smtplib.SMTPServerDisconnected("not connected")
+    view, sent = memoryview(data), 0
+    try:
+        while sent < len(data):
+            sent += sock.send(view[sent:])
+    except OSError as exc:
+        return sent, exc
+    return sent, None
 
 
 def _reply_after(smtp: smtplib.SMTP, meanwhile: Callable[[], None]) -> tuple[int, bytes]:

@@ -801,3 +801,32 @@ def test_no_next_transaction_one_command_at_a_time_or_at_the_sessions_limit(
     assert asked == [] and server.verbs.count("MAIL") == 1
     transport.send(second)
     assert len(server.accepted) == 2
+
+
+class _Cut:
+    """A connection that takes ``room`` bytes, then breaks (as a peer that went away)."""
+
+    def __init__(self, room: int) -> None:
+        self.room, self.got = room, b""
+
+    def send(self, data: memoryview) -> int:
+        if not self.room:
+            raise ConnectionResetError("peer went away")
+        taken = bytes(data[: min(self.room, 5)])  # a few bytes a call, as a full socket buffer
+        self.room -= len(taken)
+        self.got += taken
+        return len(taken)
+
+
+@pytest.mark.parametrize("room", [0, 7, 12, 30, 31, 40])
+def test_a_send_says_how_far_it_got_before_the_connection_broke(room):
+    """What decides whether a message whose data and the next one's commands were cut off is in
+    doubt (its terminator left) or simply not sent (it did not)."""
+    from prepbot.transports.smtp import _send_counted
+
+    cut = _Cut(room)
+    holder = type("Session", (), {"sock": cut})()
+    data = b"data\r\n.\r\nMAIL FROM:<a@b.test>\r\n"  # 31 bytes
+    sent, error = _send_counted(holder, data)
+    assert sent == len(cut.got) == min(room, len(data)) and cut.got == data[:sent]
+    assert (error is None) == (room >= len(data))
