@@ -32,6 +32,7 @@ from prepbot.flows.noshow_compose import NoShowWriter, playbook_scripts
 from prepbot.flows.notes import NoteFlow, ScriptSource, playbook_note_scripts
 from prepbot.ledger.sql import SqlLedger
 from prepbot.messages import build_email, checked_bytes
+from prepbot.offload import can_fork
 from prepbot.planner import Audience
 from prepbot.playbooks import Playbook, load_playbook
 from prepbot.ports import Clock, Transport
@@ -229,7 +230,7 @@ def build_note_flow(
         find_notes=partial(find_notes, crm),
         org_time_zone=zone,
         defer=partial(api_budget_low, crm, settings.salesforce.optional_work_below_usage),
-        render_process=settings.notes.render_process and (os.cpu_count() or 1) > 1,
+        render_process=settings.notes.render_process and (os.cpu_count() or 1) > 1 and can_fork(),
     )
 
 

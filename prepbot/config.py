@@ -196,7 +196,7 @@ class NotesSettings(_Section):
     owner_brief: bool = False  # also email the same brief to the owner in the morning
     owner_brief_at: time = time(7, 30)  # owner's local time on the meeting day
     # Render the notes in a second process while the first sends (tick and run use two cores;
-    # ignored on a one-core machine). false: everything in one process.
+    # ignored on a one-core machine or where processes cannot fork). false: one process.
     render_process: bool = True
 
 

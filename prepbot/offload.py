@@ -29,6 +29,11 @@ J_contra = TypeVar("J_contra", contravariant=True)
 STOP_SECONDS = 5.0  # how long close() waits for the child before it kills it
 
 
+def can_fork() -> bool:
+    """Whether this platform can fork a child (Linux and the BSDs; not Windows)."""
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 class OffloadError(RuntimeError):
     """The job function raised in the child: a bug, reported with the child's traceback."""
 

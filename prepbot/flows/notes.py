@@ -132,6 +132,11 @@ class NoteFlow:
         """Stop the render process, if there is one."""
         self._notes.close()
 
+    @property
+    def render_pid(self) -> int | None:
+        """The render process's id; None when the notes are rendered in this process."""
+        return self._notes.pid if isinstance(self._notes, ProcessMap) else None
+
     # -- the Flow protocol --------------------------------------------------------------------------
 
     def on_meetings(self, meetings: Sequence[Meeting], now: datetime, report: Report) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from prepbot.app import build_flows
+from prepbot.app import build_flows, build_note_flow
 from prepbot.composer import Composer, LanguagePolicy, Sender
 from prepbot.config import Settings
 from prepbot.crm.salesforce import SalesforceCrm, SessionAuth
 from prepbot.domain import Meeting, MessageKind, Owner, Status
 from prepbot.flows.brief import BriefFlow, brief_window, plan_brief
 from prepbot.flows.brief_compose import BriefWriter, note_text
+from prepbot.flows.notes import NoteFlow
 from prepbot.ledger.sql import SqlLedger
 from prepbot.planner import Audience
 from prepbot.ports import Transport
@@ -292,9 +294,38 @@ def test_the_brief_flow_is_wired_only_when_switched_on(
     ledger = SqlLedger(f"sqlite:///{tmp_path / 'l.sqlite'}")
     try:
         flows = build_flows(settings(**notes), None, ledger, None)  # type: ignore[arg-type]
+        for flow in flows:
+            if isinstance(flow, NoteFlow):
+                flow.close()  # its render process
     finally:
         ledger.close()
     assert any(isinstance(f, BriefFlow) for f in flows) is wired
+
+
+@pytest.mark.parametrize(
+    ("configured", "forks", "cores", "render_process"),
+    [(True, True, 2, True), (False, True, 2, False), (True, False, 2, False), (True, True, 1, False)],
+)
+def test_the_notes_render_process_is_used_when_configured_on_more_than_one_core_and_forking_works(
+    configured: bool,
+    forks: bool,
+    cores: int,
+    render_process: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import prepbot.app as app_module
+
+    monkeypatch.setattr(app_module, "can_fork", lambda: forks)
+    monkeypatch.setattr(app_module.os, "cpu_count", lambda: cores)
+    ledger = SqlLedger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    flow = build_note_flow(settings(render_process=configured), None, ledger)  # type: ignore[arg-type]
+    try:
+        assert (flow.render_pid is not None) is render_process
+        assert flow.render_pid != os.getpid()
+    finally:
+        flow.close()
+        ledger.close()
 
 
 def timed(start: datetime, owner: Owner | None = None) -> Meeting:
