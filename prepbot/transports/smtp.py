@@ -337,17 +337,15 @@ class SmtpTransport:
         and their replies are read by :meth:`_rcpt_to` and :meth:`_data`. ``hooks.commands`` runs
         between that write and the first reply. ``chained``: that group went out with the data of
         the message before (:meth:`_chain`); only its replies are read."""
-        options = self._mail_options(smtp, envelope)
         pipelined = chained or (self._settings.pipelining and smtp.has_extn("pipelining"))
-        if chained:
+        if chained:  # its options were checked when the group was built (:meth:`_chain`)
             code, reply = self._command("MAIL", functools.partial(_reply_after, smtp, hooks.commands))
         elif not pipelined:
+            options = self._mail_options(smtp, envelope)
             code, reply = self._command("MAIL", lambda: smtp.mail(envelope.sender, options))
-        else:  # the group is bytes already (UTF-8 with SMTPUTF8): smtplib's command encoding is moot
-            group = pipelined_commands(envelope.sender, envelope.recipients, options)
-            code, reply = self._command(
-                "MAIL", functools.partial(_send_then_reply, smtp, group, hooks.commands)
-            )
+        else:
+            send = functools.partial(_send_then_reply, smtp, self._group(smtp, envelope), hooks.commands)
+            code, reply = self._command("MAIL", send)
         if code != 250:
             if pipelined and code != 421:  # RCPT and DATA were refused too (503): read their replies
                 with contextlib.suppress(DeliveryUnavailableError):  # the MAIL reply is what counts
@@ -355,6 +353,11 @@ class SmtpTransport:
             self._abandon(code)
             raise reply_error("MAIL", code, reply, self._redact)
         return pipelined
+
+    def _group(self, smtp: smtplib.SMTP, envelope: Envelope) -> bytes:
+        """MAIL, every RCPT and DATA as one pipelined write; bytes already (UTF-8 with SMTPUTF8),
+        so smtplib's command encoding is moot."""
+        return pipelined_commands(envelope.sender, envelope.recipients, self._mail_options(smtp, envelope))
 
     def _drain(self, smtp: smtplib.SMTP, recipients: int) -> None:
         """Read the replies to a pipelined group's RCPTs and DATA after MAIL was refused."""
@@ -445,10 +448,10 @@ class SmtpTransport:
             if following is None:
                 return None
             envelope = self._envelope_for(following, [following.to_address])
-            options = self._mail_options(smtp, envelope)
+            group = self._group(smtp, envelope)
         except Exception:  # its own send builds it again and says why it cannot go
             return None
-        return following, envelope, pipelined_commands(envelope.sender, envelope.recipients, options)
+        return following, envelope, group
 
     def _final_reply(self, smtp: smtplib.SMTP) -> tuple[int, bytes]:
         """Read the reply to the end of DATA; ``(-1, reason)`` when none could be read (RFC 1047)."""
