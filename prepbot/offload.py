@@ -76,11 +76,10 @@ class ProcessMap(Generic[J, R]):
         # next batch while a background writer waits for the previous batch's results.
         self._sending, self._reading = threading.Lock(), threading.Lock()
         self._broken = False
-        ours, theirs = multiprocessing.get_context("fork").Pipe()
+        fork = multiprocessing.get_context("fork")
+        ours, theirs = fork.Pipe()
         self._conn: Connection = ours
-        self._child = multiprocessing.get_context("fork").Process(
-            target=_serve, args=(theirs, ours, fn), name="prepbot-render", daemon=True
-        )
+        self._child = fork.Process(target=_serve, args=(theirs, ours, fn), name="prepbot-render", daemon=True)
         self._child.start()
         theirs.close()  # the child's end: when the child dies, our reads see EOF
 
@@ -99,7 +98,7 @@ class ProcessMap(Generic[J, R]):
                 return lambda: self._collect(batch, jobs)
             except (OSError, ValueError) as exc:  # BrokenPipeError, or a closed connection
                 self._give_up(exc)
-        return lambda: [self._fn(job) for job in jobs]
+        return lambda: self._here(jobs)
 
     def _collect(self, batch: int, jobs: list[J]) -> list[R]:
         with self._reading:
@@ -111,11 +110,14 @@ class ProcessMap(Generic[J, R]):
                 self._give_up(exc)
             found = self._ready.pop(batch, None)
         if found is None:  # the child is gone before answering: do the batch here
-            return [self._fn(job) for job in jobs]
+            return self._here(jobs)
         kind, value = found
         if kind == "bug":
             raise OffloadError(f"rendering failed in the render process:\n{value}")
         return list(value)
+
+    def _here(self, jobs: list[J]) -> list[R]:
+        return [self._fn(job) for job in jobs]
 
     def _give_up(self, exc: BaseException) -> None:
         if not self._broken:
