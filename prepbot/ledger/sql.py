@@ -273,7 +273,8 @@ class SqlLedger(SqlWorkers):
         m = Move(row_id, status, reason, attempt, settle_values(status, now, reason, extra, lease), now)
         # SENDING comes right before a mail leaves: that commit must reach the disk first.
         durable = status is Status.SENDING
-        if self._driver_moves is not None and self._moved_on_driver(m, durable):
+        driver = self._driver_moves
+        if driver is not None and self._moved_on_driver(driver, m, durable):
             return
         with self._tx(write=True, durable=durable) as conn:
             settle_one(conn, m, for_update=self._postgres)
@@ -283,11 +284,10 @@ class SqlLedger(SqlWorkers):
         """On SQLite, every message's moves skip SQLAlchemy's per-statement machinery (issue 7)."""
         return None if self._postgres else DriverMoves(self._engine)
 
-    def _moved_on_driver(self, m: Move, durable: bool) -> bool:
-        assert self._driver_moves is not None
+    def _moved_on_driver(self, driver: DriverMoves, m: Move, durable: bool) -> bool:
         try:
             with self._errors():
-                return self._driver_moves.moved(m, durable=durable)
+                return driver.moved(m, durable=durable)
         except ValueError as exc:  # a value refused on the way in, as SQLAlchemy's StatementError
             raise LedgerStateError(self._errors.describe(exc)) from None
 
