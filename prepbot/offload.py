@@ -64,7 +64,10 @@ class ProcessMap(Generic[J, R]):
     """``fn`` over batches of jobs in one forked child process; results fetched when needed.
 
     Jobs and results cross the pipe pickled; ``fn`` itself is not (the child is a fork of this
-    process, made at construction, so it has ``fn`` and everything ``fn`` holds). Results are
+    process, made at construction, so it has ``fn`` and everything ``fn`` holds). A thread of
+    this process reads every result as soon as the child sends it, so the child never waits on
+    a full pipe for a collector: any number of batches may be submitted before any is collected
+    (with both ends writing to full pipes, both processes would wait for ever). Results are
     matched to their batch by number, so any thread may collect any batch, in any order.
     """
 
@@ -72,16 +75,18 @@ class ProcessMap(Generic[J, R]):
         self._fn = fn
         self._next = 0
         self._ready: dict[int, tuple[str, Any]] = {}
-        # One sender and one reader at a time; never one lock for both: the dispatcher sends the
-        # next batch while a background writer waits for the previous batch's results.
-        self._sending, self._reading = threading.Lock(), threading.Lock()
-        self._broken = False
+        self._arrived = threading.Condition()
+        self._sending = threading.Lock()
+        self._broken = self._closing = False
         fork = multiprocessing.get_context("fork")
         ours, theirs = fork.Pipe()
         self._conn: Connection = ours
         self._child = fork.Process(target=_serve, args=(theirs, ours, fn), name="prepbot-render", daemon=True)
         self._child.start()
         theirs.close()  # the child's end: when the child dies, our reads see EOF
+        # started after the fork: a forked child has only the thread that forked it
+        self._reader = threading.Thread(target=self._read, name="prepbot-render-results", daemon=True)
+        self._reader.start()
 
     @property
     def pid(self) -> int | None:
@@ -100,14 +105,25 @@ class ProcessMap(Generic[J, R]):
                 self._give_up(exc)
         return lambda: self._here(jobs)
 
-    def _collect(self, batch: int, jobs: list[J]) -> list[R]:
-        with self._reading:
+    def _read(self) -> None:
+        """The reader thread: file each result under its batch number until the pipe ends."""
+        while True:
             try:
-                while batch not in self._ready and not self._broken:
-                    number, outcome = self._conn.recv()
-                    self._ready[number] = outcome
-            except (EOFError, OSError) as exc:
-                self._give_up(exc)
+                number, outcome = self._conn.recv()
+            except (EOFError, OSError) as exc:  # the child is gone (or closed): nothing more comes
+                if not self._closing:
+                    self._give_up(exc)
+                with self._arrived:
+                    self._broken = True
+                    self._arrived.notify_all()
+                return
+            with self._arrived:
+                self._ready[number] = outcome
+                self._arrived.notify_all()
+
+    def _collect(self, batch: int, jobs: list[J]) -> list[R]:
+        with self._arrived:
+            self._arrived.wait_for(lambda: batch in self._ready or self._broken)
             found = self._ready.pop(batch, None)
         if found is None:  # the child is gone before answering: do the batch here
             return self._here(jobs)
@@ -126,18 +142,18 @@ class ProcessMap(Generic[J, R]):
 
     def close(self) -> None:
         """Stop the child (it finishes the batch it is on); safe to call more than once."""
-        if self._child.pid is None or not self._child.is_alive():
-            self._conn.close()
-            return
-        try:
-            with self._sending:
-                self._conn.send(None)
-        except (OSError, ValueError):
-            pass
-        self._child.join(STOP_SECONDS)
-        if self._child.is_alive():  # pragma: no cover - a child stuck in a job
-            self._child.kill()
-            self._child.join()
+        self._closing = True
+        if self._child.pid is not None and self._child.is_alive():
+            try:
+                with self._sending:
+                    self._conn.send(None)
+            except (OSError, ValueError):
+                pass
+            self._child.join(STOP_SECONDS)
+            if self._child.is_alive():  # pragma: no cover - a child stuck in a job
+                self._child.kill()
+                self._child.join()
+        self._reader.join(STOP_SECONDS)  # the child's end is closed: the reader sees EOF
         self._conn.close()
 
 

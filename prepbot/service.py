@@ -61,6 +61,15 @@ class Flow(Protocol):
         """Handle claimed rows of this flow's kinds; ``fresh`` holds their meetings as re-read just now."""
         ...
 
+    def batch_progress(
+        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
+    ) -> None:
+        """Part of a claimed batch was handled: ``rows``, settled. A flow may start its work on them
+        now, while the rest is sent (e.g. render their prep notes); ``after_batch`` still follows
+        with the whole batch. Called while the relay handles a message, at most every
+        :data:`PROGRESS_EVERY` rows, and maybe not at all."""
+        ...
+
     def after_batch(
         self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
     ) -> Writes | None:
@@ -75,6 +84,9 @@ class Flow(Protocol):
 
 
 OWNER_INACTIVE = "owner_inactive"
+# A batch's flows hear of its progress every this many rows (Flow.batch_progress): the prep notes of
+# a 200-row batch's first rows render while its last ones are sent, so little is left at its end.
+PROGRESS_EVERY = 40
 
 
 def _owner_alert(event_id: str) -> str:
@@ -399,17 +411,34 @@ class Service:
         relay_ok = True
         # each row's meeting as read and what the planner says of it now, once per row
         planned = [self._planned(row, fresh, now) for row in rows]
+        told = 0  # rows the flows heard of (batch_progress)
         for i, row in enumerate(rows):
             if not relay_ok:
                 self._settle(row, Status.PLANNED, now, "relay unusable; retried later", report, due_at=now)
                 continue
             after = [(rows[j], *planned[j]) for j in range(i + 1, min(i + 1 + RenderAhead.HOLD, len(rows)))]
-            relay_ok = self._dispatch_row(row, *planned[i], now, report, sent, self._render_ahead(after, now))
+            ahead = self._render_ahead(after, now)
+            if ahead is not None and i - told >= PROGRESS_EVERY:
+                ahead, told = self._with_progress(ahead, rows[told:i], fresh, now, report), i
+            relay_ok = self._dispatch_row(row, *planned[i], now, report, sent, ahead)
         self._ahead.clear()
         writes = [self._task_writes(sent, now)]
         writes += [flow.after_batch(batch, fresh, now, report) for flow in self.flows]
         self._writes.submit([write for write in writes if write is not None], report)
         return relay_ok
+
+    def _with_progress(
+        self, ahead: WaitWork, done: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
+    ) -> WaitWork:
+        """``ahead``, then tell the flows of the rows ``done`` (settled), while the relay handles
+        the data of the message after them."""
+
+        def data() -> None:
+            ahead.data()
+            for flow in self.flows:
+                flow.batch_progress(done, fresh, now, report)
+
+        return replace(ahead, data=data)
 
     def _planned(
         self, row: ActionRow, fresh: dict[str, Meeting], now: datetime

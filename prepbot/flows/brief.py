@@ -138,6 +138,11 @@ class BriefFlow:
     def after_sync(self, now: datetime, report: Report) -> None:
         """Nothing: every meeting was planned chunk by chunk."""
 
+    def batch_progress(
+        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
+    ) -> None:
+        """Nothing: briefs are sent in ``dispatch``."""
+
     def after_batch(
         self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
     ) -> None:

@@ -124,6 +124,11 @@ class NoShowFlow:
         for meeting in missed:
             report.planned += self.plan(meeting, now)
 
+    def batch_progress(
+        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
+    ) -> None:
+        """Nothing: follow-ups are done in ``dispatch``."""
+
     def after_batch(
         self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
     ) -> None:

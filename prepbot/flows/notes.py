@@ -63,6 +63,9 @@ class _Job:
     target: str
 
 
+_Started = tuple[list[_Job], Callable[[], list[PrepNote | str]]]  # jobs sent to render, their results
+
+
 @dataclass(frozen=True, slots=True)
 class _Work:
     """One note to write: the meeting, the rendered note, the record it goes to, its stored state."""
@@ -123,6 +126,9 @@ class NoteFlow:
         # Small tuples, not meetings: memory stays flat in the number of meetings (issue 7).
         self._seen: dict[str, tuple[str, ConfirmationStatus]] = {}
         self._done: set[str] = set()  # Events whose note a dispatched batch already wrote
+        # Notes of the current batch started early (``batch_progress``), for its ``after_batch``
+        self._started: list[_Started] = []
+        self._started_ids: set[str] = set()
         # Last: a render process is a fork of this process, with this flow as it is now.
         self._notes: JobMap[_Job, PrepNote | str] = (
             ProcessMap(self._build) if render_process else InlineMap(self._build)
@@ -155,13 +161,30 @@ class NoteFlow:
     ) -> None:
         """Nothing: prep notes have no ledger rows to claim."""
 
+    def batch_progress(
+        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
+    ) -> None:
+        """Start rendering the notes of the confirmations handled so far in this batch, while the
+        rest is sent: the batch's last notes are then all that is left to render once it ends.
+        Written with the rest of the batch, in its one ``save_notes`` call (``after_batch``)."""
+        if self.defer is not None and self.defer():
+            return  # after_batch defers the whole batch
+        ids = sorted(_confirmations(rows) & fresh.keys() - self._started_ids)
+        jobs = self._jobs([fresh[e] for e in ids], now, report, before_send=False)
+        self._started_ids.update(ids)
+        if jobs:
+            self._started.append((jobs, self._notes.submit(jobs)))
+
     def after_batch(
         self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
     ) -> Writes | None:
-        """The notes of the confirmations this batch handled, built now from the meetings it read;
-        returns their writes to the org (which the service may make in the background)."""
-        ids = sorted({r.key.event_id for r in rows if r.key.kind is MessageKind.CONFIRMATION} & fresh.keys())
-        writes = self._prepared([fresh[e] for e in ids], now, report)
+        """The notes of the confirmations this batch handled, built from the meetings it read
+        (those ``batch_progress`` started, and the rest now); returns their writes to the org,
+        one call, which the service may make in the background."""
+        ids = sorted(_confirmations(rows) & fresh.keys())
+        started, begun = self._started, self._started_ids
+        self._started, self._started_ids = [], set()
+        writes = self._prepared([fresh[e] for e in ids if e not in begun], now, report, started=started)
         self._done.update(ids)
         return writes
 
@@ -201,31 +224,38 @@ class NoteFlow:
             writes(report)
 
     def _prepared(
-        self, meetings: Sequence[Meeting], now: datetime, report: Report, before_send: bool = False
+        self,
+        meetings: Sequence[Meeting],
+        now: datetime,
+        report: Report,
+        before_send: bool = False,
+        started: Sequence[_Started] = (),
     ) -> Writes | None:
-        """Start rendering the notes due among ``meetings``; returns the writes that store them.
+        """Start rendering the notes due among ``meetings``; returns the writes that store them,
+        with those ``started`` earlier, in one call.
 
         The notes are rendered by ``self._notes`` (in the render process, when there is one); the
         writes wait for them, so the dispatcher goes on with the next batch meanwhile.
         """
-        if not meetings:
-            return None
-        jobs = self._jobs(meetings, now, report, before_send)
-        if not jobs:
+        jobs = self._jobs(meetings, now, report, before_send) if meetings else []
+        parts = [*started, (jobs, self._notes.submit(jobs))] if jobs else list(started)
+        if not parts:
             return None
         if self.defer is not None and self.defer():
-            work = self._work(jobs, map(self._build, jobs), report)
-            self._defer([item.meeting.event_id for item in work], report)
+            self._defer([item.meeting.event_id for item in self._collected(parts, report)], report)
             return None
-        notes = self._notes.submit(jobs)
 
         def write(into: Report) -> None:
-            work = self._work(jobs, notes(), into)
+            work = self._collected(parts, into)
             if work:
                 self._adopt_lost(work, into)
                 self._save(work, now, into)
 
         return write
+
+    def _collected(self, parts: Sequence[_Started], report: Report) -> list[_Work]:
+        """The notes to write of the rendered ``parts``, in order (waits for their renders)."""
+        return [item for jobs, notes in parts for item in self._work(jobs, notes(), report)]
 
     def _jobs(
         self, meetings: Sequence[Meeting], now: datetime, report: Report, before_send: bool
@@ -395,6 +425,10 @@ def playbook_note_scripts(
             raise TemplateError(f"scripts for {meeting.event_id}: {exc}") from None
 
     return scripts
+
+
+def _confirmations(rows: Sequence[ActionRow]) -> set[str]:
+    return {row.key.event_id for row in rows if row.key.kind is MessageKind.CONFIRMATION}
 
 
 def _moved(seen: tuple[str, ConfirmationStatus], rows: Sequence[ActionRow]) -> bool:

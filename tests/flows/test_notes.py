@@ -318,3 +318,40 @@ def test_a_tick_asks_the_planner_about_each_meeting_once(rig: Rig, monkeypatch: 
     report = service.tick(AFTER_DUE)
     assert report.counts.get("sent", 0) >= 2, report.errors
     assert sorted(judged) == sorted(set(judged)) and len(judged) == report.meetings
+
+
+def test_a_batchs_notes_start_rendering_while_its_last_rows_are_sent_and_go_out_in_one_call(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 7: the notes of a batch's first rows are rendered while its last ones are sent
+    (``batch_progress``), so little is left to render when the batch ends; the batch's notes are
+    still written together, in one call, each once."""
+    import prepbot.service as service_module
+
+    monkeypatch.setattr(service_module, "PROGRESS_EVERY", 1)  # this batch is small
+    service, flow = rig.service(create="with_confirmation")
+    parts: list[list[str]] = []
+    submit = flow._notes.submit
+
+    def recording(jobs: Any) -> Any:
+        parts.append([job.meeting.event_id for job in jobs])
+        return submit(jobs)
+
+    monkeypatch.setattr(flow._notes, "submit", recording)
+    saved: list[int] = []
+    save_notes = rig.crm.save_notes
+
+    def counted(records: Any) -> Any:
+        saved.append(len(records))
+        return save_notes(records)
+
+    monkeypatch.setattr(rig.crm, "save_notes", counted)
+    report = service.tick(AFTER_DUE)
+    sent = report.counts.get("sent", 0)
+    assert sent >= 2, report.errors
+    assert len(parts) >= 2  # some started during the batch, the rest after it
+    started = [event_id for part in parts for event_id in part]
+    assert len(started) == len(set(started)) == sent
+    assert saved == [sent] and report.counts.get("note_created") == sent
+    assert "note_updated" not in report.counts and not report.errors
+    assert "verstuurd" in rig.content(rig.deal_note())  # written after its send, saying so

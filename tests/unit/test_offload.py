@@ -47,6 +47,25 @@ def test_a_job_that_raises_is_reported_with_the_childs_traceback(
     assert pmap.submit([5])() == [(5, pmap.pid)]  # the child goes on
 
 
+def echo(job: str) -> str:
+    return job
+
+
+@pytest.mark.timeout(60)
+def test_batches_bigger_than_the_pipe_may_all_be_submitted_before_any_is_collected() -> None:
+    """The dispatcher starts a batch's notes in parts and collects them all later (issue 7). The
+    child must not wait for a collector while this process sends it the next part: with both
+    ends writing to full pipes, both processes would wait for ever."""
+    made: ProcessMap[str, str] = ProcessMap(echo)
+    try:
+        parts = [[f"{i}".ljust(1 << 20, "x")] for i in range(4)]  # 1 MiB each way, per part
+        pending = [made.submit(part) for part in parts]
+        assert [collect() for collect in reversed(pending)] == parts[::-1]
+        assert made.pid is not None  # all done in the child
+    finally:
+        made.close()
+
+
 def test_a_killed_child_costs_speed_not_jobs(
     pmap: ProcessMap[int, tuple[int, int]], caplog: pytest.LogCaptureFixture
 ) -> None:
