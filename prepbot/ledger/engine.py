@@ -8,7 +8,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc, inspect, make_url, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    exc,
+    inspect,
+    make_url,
+    text,
+)
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
 
@@ -169,22 +183,51 @@ def scripts_head() -> str | None:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
-def upgrade_to_head(engine: Engine) -> None:
-    """Run the packaged Alembic migrations up to head, in one transaction (a no-op when current)."""
+def upgrade_to_head(engine: Engine, *, from_scratch: bool = True) -> None:
+    """Bring the database to the head revision, in one transaction (a no-op when current).
+
+    A database with no tables yet (``from_scratch``) gets the head schema at once, from
+    :data:`prepbot.ledger.schema.metadata`, and the head stamp, without Alembic: importing it and
+    replaying every migration was a quarter of a second of a first start (issue 7). Any other
+    database is migrated by the packaged Alembic scripts. tests/ledger checks that both ways build
+    the same schema, on SQLite and PostgreSQL.
+    """
     if current_revision(engine) == HEAD_REVISION:
         return
+    with transaction(engine, write=True) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        if from_scratch and not inspect(conn).get_table_names():  # checked again under the lock
+            _create_at_head(conn)
+        else:
+            _migrate(conn)
+
+
+def _create_at_head(conn: Connection) -> None:
+    from prepbot.ledger.schema import metadata
+
+    metadata.create_all(conn)
+    # the version table as Alembic makes it, so that the next migration finds the stamp it expects
+    version = Table(
+        VERSION_TABLE,
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+    )
+    version.create(conn)
+    conn.execute(version.insert().values(version_num=HEAD_REVISION))
+
+
+def _migrate(conn: Connection) -> None:
     from alembic import command
     from alembic.util.exc import CommandError
 
     config = _alembic_config()
-    with transaction(engine, write=True) as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-        config.attributes["connection"] = conn
-        try:
-            command.upgrade(config, "head")
-        except CommandError as error:
-            raise MigrationError(str(error)) from None
+    config.attributes["connection"] = conn
+    try:
+        command.upgrade(config, "head")
+    except CommandError as error:
+        raise MigrationError(str(error)) from None
 
 
 def require_head(engine: Engine) -> None:

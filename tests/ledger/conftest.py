@@ -26,7 +26,7 @@ BACKENDS = [
 
 
 def _reset_postgres(url: str) -> None:
-    # Each test starts from an empty database, so the migrations run from nothing every time.
+    # Each test starts from an empty database (a new ledger is built at head in one step).
     from sqlalchemy import create_engine, text  # only the PostgreSQL reset needs it
 
     engine = create_engine(url)

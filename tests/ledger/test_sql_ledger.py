@@ -473,22 +473,6 @@ def test_an_older_schema_is_still_upgraded_and_a_current_one_opens_without_alemb
     assert out.stdout.strip() == "False"
 
 
-def test_the_migrations_build_exactly_the_schema_the_code_uses(ledger_url: str) -> None:
-    from alembic.autogenerate import compare_metadata
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine
-
-    from prepbot.ledger.schema import metadata
-
-    SqlLedger(ledger_url).close()
-    engine = create_engine(ledger_url)
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
-    engine.dispose()
-    diff = [d for d in diff if "prepbot_alembic_version" not in repr(d)]
-    assert diff == []
-
-
 # -- failures ------------------------------------------------------------------------------------
 
 
