@@ -279,6 +279,13 @@ class SqlLedger(SqlWorkers):
         with self._tx(write=True, durable=durable) as conn:
             settle_one(conn, m, for_update=self._postgres)
 
+    def close(self) -> None:
+        """Close every pooled connection; the ledger cannot be used afterwards."""
+        driver = self.__dict__.get("_driver_moves")  # only if a move made one
+        if driver is not None:
+            driver.close()
+        super().close()
+
     @cached_property
     def _driver_moves(self) -> DriverMoves | None:
         """On SQLite, every message's moves skip SQLAlchemy's per-statement machinery (issue 7)."""

@@ -3,6 +3,7 @@ one transaction each, and every refusal still made by the checked path."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -97,8 +98,46 @@ def test_a_durable_move_leaves_the_connection_at_normal_sync(tmp_path: Path) -> 
     try:
         row = _claimed(ledger)[0]
         ledger.settle(row.id, Status.SENDING, NOW, attempt=row.attempt)
-        with ledger._engine.connect() as conn:  # the pool's one connection, used by the move
-            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        driver = ledger._driver_moves
+        assert driver is not None and driver._kept is not None  # the connection the moves keep
+        assert driver._kept.dbapi_connection.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+    finally:
+        ledger.close()
+
+
+def test_the_moves_keep_one_connection_and_give_it_back_when_the_ledger_closes(tmp_path: Path) -> None:
+    ledger = _open(tmp_path / "l.db", driver=True)
+    rows = _claimed(ledger, 4)
+    pool = ledger._engine.pool
+    for row in rows[:2]:
+        ledger.settle(row.id, Status.SENDING, NOW, attempt=row.attempt)
+    assert pool.checkedout() == 1  # kept between moves, not one per move
+    threads = [
+        threading.Thread(
+            target=ledger.settle, args=(row.id, Status.SENDING, NOW), kwargs={"attempt": row.attempt}
+        )
+        for row in rows[2:]
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {r.status for r in ledger.rows_for_events([r.key.event_id for r in rows])} == {Status.SENDING}
+    ledger.close()
+    assert pool.checkedout() == 0  # nothing left open behind the closed ledger
+
+
+def test_a_move_that_fails_does_not_keep_its_connection(tmp_path: Path) -> None:
+    ledger = _open(tmp_path / "l.db", driver=True)
+    try:
+        row = _claimed(ledger)[0]
+        with ledger._engine.begin() as conn:
+            conn.execute(
+                text("CREATE TRIGGER refuse BEFORE INSERT ON events_log BEGIN SELECT RAISE(ABORT, 'no'); END")
+            )
+        with pytest.raises(LedgerError):
+            ledger.settle(row.id, Status.SENDING, NOW, attempt=row.attempt)
+        assert ledger._engine.pool.checkedout() == 0
     finally:
         ledger.close()
 
