@@ -42,6 +42,8 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, 
         "--no-workers",
         "--startup-runs",
         "1",
+        "--repeats",
+        "2",
     ]
     args += ["--render-seconds", "0.1", "--out", str(out), "--json", str(figures)]
     subprocess.run(
@@ -90,3 +92,14 @@ def test_the_smtp_loop_stores_every_message_and_every_measure_is_positive(
     assert figures["startup"]["median_ms"] > 0
     assert figures["startup"]["imports"]
     assert figures["sandbox"]["tasks"]["calls"] == 1  # 20 Tasks: one collection
+
+
+def test_each_day_cycle_runs_between_two_smtplib_loops_and_the_verdict_is_on_the_median(
+    bench_run: tuple[str, dict[str, Any]],
+) -> None:
+    """The host's load drifts: each tick is compared with the loops just before and after it."""
+    text, figures = bench_run
+    days, loops = figures["day"][0]["runs"], figures["smtp"][0]["runs"]
+    assert len(days) == 2 and len(loops) == 3 and all(v > 0 for v in days + loops)
+    ratios = [d / ((loops[i] + loops[i + 1]) / 2) for i, d in enumerate(days)]
+    assert f"| {ratios[0]:.2f}, {ratios[1]:.2f} |" in text  # each run's ratio, in run order
