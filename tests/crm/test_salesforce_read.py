@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from prepbot.crm.salesforce import FieldMapping, SalesforceCrm
+from prepbot.crm.soql import window_query
 from prepbot.errors import ConfigError
 from prepbot.sandbox.runner import start_sandbox
 from tests.crm.orgdata import DAY, deal_per_meeting, event, generated_events, org_with
@@ -40,6 +42,23 @@ def test_5000_meetings_are_read_exactly_once_across_pages(
     assert crm.calls_made == pages + 1
     starts = [m.start_at for m in meetings if m.start_at]
     assert starts == sorted(starts)
+
+
+@pytest.mark.slow
+def test_the_next_page_is_asked_for_while_the_caller_works_on_this_one(
+    big_org: Any, crm_for: Factory
+) -> None:
+    """Issue 7: a tick sends one page's meetings while the org answers the next page."""
+    crm = crm_for(big_org, page_size=2000)
+    pages = crm._pages(window_query(crm._fields, DAY, END))
+    first = next(pages)
+    deadline = time.monotonic() + 60
+    while crm.calls_made < 2 and time.monotonic() < deadline:  # the caller is busy with page 1
+        time.sleep(0.01)
+    assert crm.calls_made == 2  # page 2 asked for before the caller wanted it
+    rest = [row for page in pages for row in page]
+    assert len(first) == 2000 and len(first) + len(rest) == 5000
+    assert crm.calls_made == 3  # one call per page, none twice
 
 
 @pytest.mark.slow
