@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from prepbot.domain import NoteState
 from prepbot.ledger.reads import SqlLedgerReads
-from prepbot.ledger.rows import chunks
+from prepbot.ledger.rows import chunks, dialect_insert
 from prepbot.ledger.schema import notes
 
 # Statements are built once: reusing a statement object skips building and cache-keying it per call
@@ -41,8 +41,9 @@ def _upsert(insert: Any) -> Any:
     return stmt.on_conflict_do_update(index_elements=["event_id", "occurrence"], set_=changed)
 
 
-_UPSERT_SQLITE = _upsert(sqlite.insert)
-_UPSERT_PG = _upsert(postgresql.insert)
+@cache
+def _upsert_for(postgres: bool) -> Any:
+    return _upsert(partial(dialect_insert, postgres=postgres))
 
 
 def _values(state: NoteState) -> dict[str, Any]:
@@ -134,4 +135,4 @@ class SqlNoteStates(SqlLedgerReads):
             conn.execute(_UPDATE_ROW, updates)
         inserts = [_values(s) for s in states if s.event_id not in found]
         if inserts:  # two workers storing the same new meeting at once: the UNIQUE key absorbs it
-            conn.execute(_UPSERT_PG if self._postgres else _UPSERT_SQLITE, inserts)
+            conn.execute(_upsert_for(self._postgres), inserts)

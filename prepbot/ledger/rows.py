@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import RowMapping
+from sqlalchemy.dialects import sqlite
 
 from prepbot.domain import ActionKey, ActionRow, MessageKind, Status, Transition
 from prepbot.errors import LedgerStateError, StaleClaimError
@@ -159,3 +160,13 @@ def settle_values(
     if target is Status.SENT:
         values["sent_at"] = now
     return values
+
+
+def dialect_insert(table: Any, *, postgres: bool) -> Any:
+    """An INSERT that can say ON CONFLICT, for the ledger's backend. PostgreSQL's dialect is
+    imported only for a PostgreSQL ledger: loading it was about 50 ms of every SQLite start (issue 7)."""
+    if postgres:
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    return sqlite.insert(table)

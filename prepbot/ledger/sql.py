@@ -9,7 +9,6 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from prepbot.domain import ActionKey, ActionRow, MessageKind, PlannedAction, Settlement, Status
 from prepbot.errors import LedgerStateError
@@ -17,6 +16,7 @@ from prepbot.ledger.driver_moves import DriverMoves
 from prepbot.ledger.rows import (
     chunks,
     created,
+    dialect_insert,
     key_of,
     move,
     settle_values,
@@ -57,8 +57,8 @@ class SqlLedger(SqlWorkers):
         LedgerStateError: ``migrate=False`` and the schema is not at the newest revision.
     """
 
-    def _insert(self, table: Any = actions) -> sqlite.Insert | postgresql.Insert:
-        return postgresql.insert(table) if self._postgres else sqlite.insert(table)
+    def _insert(self, table: Any = actions) -> Any:
+        return dialect_insert(table, postgres=self._postgres)
 
     @staticmethod
     def _log(conn: Connection, moves: Iterable[dict[str, Any]]) -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from prepbot.domain import WorkerInfo, WorkerRow
 from prepbot.ledger.leader import DEFAULT_IDLE_TIMEOUT, FilePlannerLease, PgPlannerLease, SoloPlannerLease
 from prepbot.ledger.notes import SqlNoteStates
+from prepbot.ledger.rows import dialect_insert
 from prepbot.ledger.schema import actions, workers
 from prepbot.ledger.states import LEASED
 from prepbot.ports import PlannerLease
@@ -59,7 +59,7 @@ class SqlWorkers(SqlNoteStates):
             "started_at": worker.started_at,
             "seen_at": now,
         }
-        stmt: Any = postgresql.insert(workers) if self._postgres else sqlite.insert(workers)
+        stmt: Any = dialect_insert(workers, postgres=self._postgres)
         stmt = stmt.values(**values)
         changed = {column: value for column, value in values.items() if column != "name"}
         with self._tx(write=True) as conn:

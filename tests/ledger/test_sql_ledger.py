@@ -445,6 +445,29 @@ def test_the_head_the_ledger_checks_without_alembic_is_the_scripts_head() -> Non
     assert engine.scripts_head() == engine.HEAD_REVISION
 
 
+def test_a_sqlite_ledger_never_loads_the_postgresql_dialect(tmp_path: Path) -> None:
+    """Issue 7: loading it was about 50 ms of every start; a SQLite ledger's writes do without it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from prepbot.domain import NoteState, Status, WorkerInfo\n"
+        "from prepbot.ledger.sql import SqlLedger\n"
+        "from tests.ledger.conftest import LEASE, NOW, key, planned\n"
+        f"ledger = SqlLedger('sqlite:///{tmp_path / 'ledger.db'}')\n"
+        "ledger.plan([planned(key())], NOW)\n"
+        "row = ledger.claim_due(NOW, limit=1, lease=LEASE, worker='w')[0]\n"
+        "ledger.settle(row.id, Status.SENDING, NOW, attempt=row.attempt)\n"
+        "ledger.save_note_states([NoteState(row.key.event_id, row.key.occurrence, '006', None, '', NOW)])\n"
+        "ledger.heartbeat(WorkerInfo('w', 'worker', 'host', 1, NOW), NOW)\n"
+        "ledger.close()\n"
+        "print('sqlalchemy.dialects.postgresql' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_an_older_schema_is_still_upgraded_and_a_current_one_opens_without_alembic(ledger_url: str) -> None:
     import subprocess
     import sys
