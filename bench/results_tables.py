@@ -167,7 +167,12 @@ def side_by_side_ratio(day: Row, loop: Row) -> tuple[float, float, float, str]:
     else:
         ratios = [d / statistics.median(loops) for d in days]
     shown = ", ".join(f"{x:.2f}" for x in ratios)
-    return statistics.median(days), statistics.median(loops), statistics.median(ratios), shown
+    return (
+        round(statistics.median(days), 1),
+        round(statistics.median(loops), 1),
+        statistics.median(ratios),
+        shown,
+    )
 
 
 def cpu_budget_table(r: dict[str, Any]) -> str:
