@@ -27,7 +27,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import StaticPool
 
 from prepbot.errors import ConfigError, LedgerError, LedgerStateError
-from prepbot.ledger.schema import VERSION_TABLE
+from prepbot.ledger.schema import VERSION_TABLE, metadata
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -204,8 +204,6 @@ def upgrade_to_head(engine: Engine, *, from_scratch: bool = True) -> None:
 
 
 def _create_at_head(conn: Connection) -> None:
-    from prepbot.ledger.schema import metadata
-
     metadata.create_all(conn)
     # the version table as Alembic makes it, so that the next migration finds the stamp it expects
     version = Table(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, select, update
@@ -32,18 +32,14 @@ _READ = (
 )
 
 
-def _upsert(insert: Any) -> Any:
+@cache
+def _upsert(postgres: bool) -> Any:
     # Written with excluded.*, not the values: one statement for every row of an executemany.
-    stmt = insert(notes)
+    stmt = dialect_insert(notes, postgres=postgres)
     changed = {
         name: stmt.excluded[name] for name in ("linked_entity_id", "note_id", "content_hash", "updated_at")
     }
     return stmt.on_conflict_do_update(index_elements=["event_id", "occurrence"], set_=changed)
-
-
-@cache
-def _upsert_for(postgres: bool) -> Any:
-    return _upsert(partial(dialect_insert, postgres=postgres))
 
 
 def _values(state: NoteState) -> dict[str, Any]:
@@ -135,4 +131,4 @@ class SqlNoteStates(SqlLedgerReads):
             conn.execute(_UPDATE_ROW, updates)
         inserts = [_values(s) for s in states if s.event_id not in found]
         if inserts:  # two workers storing the same new meeting at once: the UNIQUE key absorbs it
-            conn.execute(_upsert_for(self._postgres), inserts)
+            conn.execute(_upsert(self._postgres), inserts)
