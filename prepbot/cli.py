@@ -6,6 +6,7 @@ import gc
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -115,6 +116,7 @@ def tick(
 ) -> None:
     """Run one cycle: read the meetings ahead, plan, send what is due, log it. Safe to repeat."""
     from prepbot.errors import LedgerError
+    from prepbot.report import cycle_line
 
     _setup_logging(verbose)
     at = _parse_now(now)
@@ -122,13 +124,16 @@ def tick(
     _preflight(settings)
     application = _build(settings)
     try:
+        started = time.perf_counter()
         with long_lived_heap():
             report = application.service.tick(at)
+        seconds = time.perf_counter() - started  # the cycle itself, as `prepbot run` runs each one
     except LedgerError as exc:
         raise _fail(f"ledger unavailable: {exc}", EXIT_UNAVAILABLE) from None
     finally:
         application.close()
     typer.echo(f"{at.isoformat()} {report.line()}")
+    typer.echo(f"  {cycle_line(report.meetings, seconds)}")
     typer.echo(f"  {_api_line(application, report.counts.get('note_deferred', 0))}")
     for error in report.errors:
         typer.echo(f"  ! {error}", err=True)

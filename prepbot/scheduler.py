@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from prepbot.errors import PrepbotError
+from prepbot.report import cycle_line
 
 if TYPE_CHECKING:
     from prepbot.config import Settings
@@ -22,7 +24,7 @@ HEARTBEAT_SECONDS = 60
 
 
 def _cycle(name: str, member: Member) -> None:
-    now = datetime.now(UTC)
+    now, started = datetime.now(UTC), time.perf_counter()
     try:
         report = member.sync(now) if name == "sync" else member.dispatch(now)
     except PrepbotError as exc:
@@ -31,7 +33,8 @@ def _cycle(name: str, member: Member) -> None:
         return
     if report is None:  # a planner standing by
         return
-    log.info("%s %s%s", name, report.line(), _usage(member))
+    took = cycle_line(report.meetings, time.perf_counter() - started)
+    log.info("%s %s; %s%s", name, report.line(), took, _usage(member))
     for error in report.errors:
         log.warning("%s: %s", name, error)
 

@@ -103,3 +103,20 @@ def test_each_day_cycle_runs_between_two_smtplib_loops_and_the_verdict_is_on_the
     assert len(days) == 2 and len(loops) == 3 and all(v > 0 for v in days + loops)
     ratios = [d / ((loops[i] + loops[i + 1]) / 2) for i, d in enumerate(days)]
     assert f"| {ratios[0]:.2f}, {ratios[1]:.2f} |" in text  # each run's ratio, in run order
+
+
+def test_throughput_is_shown_for_the_cycle_and_for_the_whole_process_against_the_same_loops(
+    bench_run: tuple[str, dict[str, Any]],
+) -> None:
+    """The cycle's own seconds (from the tick's output) are within the process's wall time."""
+    text, figures = bench_run
+    day = figures["day"][0]
+    assert 0 < day["cycle_seconds"] <= day["day_seconds"]
+    assert day["cycle_meetings_per_second"] >= day["meetings_per_second"]
+    assert len(day["cycle_runs"]) == len(day["runs"]) == 2 and all(v > 0 for v in day["cycle_runs"])
+    summary = text.split("## Summary", 1)[1].split("\n## ", 1)[0]
+    assert f"smtplib loop at {N}: the cycle, as `prepbot run` runs it" in summary
+    assert f"smtplib loop at {N}: the whole `prepbot tick` process, start-up included" in summary
+    loops = figures["smtp"][0]["runs"]
+    cycle = [d / ((loops[i] + loops[i + 1]) / 2) for i, d in enumerate(day["cycle_runs"])]
+    assert f"| {cycle[0]:.2f}, {cycle[1]:.2f} |" in text

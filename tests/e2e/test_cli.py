@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -35,6 +36,19 @@ def test_tick_refuses_a_now_without_an_offset(prepbot_org: Any) -> None:
     bot = prepbot_org([], [])
     result = bot.cli("tick", "--now", "2026-12-01T09:00")
     assert result.exit_code == 2 and "offset" in result.output
+
+
+def test_tick_says_how_long_the_cycle_took_and_at_what_rate(prepbot_org: Any) -> None:
+    bot = prepbot_org(
+        [contact(k, k.upper(), k, f"{k}@a.test", "Europe/Amsterdam", "en") for k in "abc"],
+        [event(k, "2026-12-02T13:00:00Z") for k in "abc"],
+    )
+    lines = bot.tick("2026-12-01T09:00:00Z").output.splitlines()
+    found = re.fullmatch(r"  cycle (\d+\.\d\d) s, ([\d.]+) meetings/s", lines[1])
+    assert "meetings 3," in lines[0] and found, lines
+    seconds, rate = float(found[1]), float(found[2])
+    assert seconds > 0 and abs(rate - 3 / seconds) <= 0.05 + 3 / seconds * 0.01  # rounding only
+    assert lines[2].startswith("  salesforce api:")
 
 
 def test_log_filters_by_status_and_refuses_an_unknown_one(prepbot_org: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -99,6 +100,8 @@ def test_a_planner_and_a_worker_share_the_work_and_status_shows_both(
     logs = "".join(p.read_text("utf-8") for p in tmp_path.glob("run-*.log"))
     assert "plan-1 stopped" in logs and "work-1 stopped" in logs
     assert "salesforce daily api usage" in logs  # each cycle's line carries the org's API usage
+    # and how long it took
+    assert re.search(r"sync meetings [1-9]\d*, .*; cycle \d+\.\d\d s, [\d.]+ meetings/s", logs)
 
 
 def test_a_second_planner_stands_by_and_takes_over_when_the_first_is_killed(
