@@ -25,6 +25,7 @@ from prepbot.crm.sf_notes import find_notes
 from prepbot.delivery import Cadence
 from prepbot.domain import OutgoingMessage
 from prepbot.errors import ConfigError
+from prepbot.flow import Flow
 from prepbot.flows.brief import BriefFlow
 from prepbot.flows.brief_compose import BriefWriter
 from prepbot.flows.noshow import NoShowFlow
@@ -37,7 +38,7 @@ from prepbot.planner import Audience
 from prepbot.playbooks import Playbook, load_playbook
 from prepbot.ports import Clock, Transport
 from prepbot.rendering import Renderer, shipped_templates_dir
-from prepbot.service import Flow, Service
+from prepbot.service import Service
 from prepbot.timing import SendPolicy
 from prepbot.transports.salesforce import SalesforceEmailTransport
 from prepbot.transports.smtp import SmtpTransport

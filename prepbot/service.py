@@ -10,23 +10,25 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from prepbot import failpoints
 from prepbot.ahead import RenderAhead, WaitWork
 from prepbot.composer import Composed, Composer
 from prepbot.delivery import DEFAULT_CADENCE, Cadence, Outcome, Settler
-from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status, TaskRecord, WriteResult
+from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status
 from prepbot.errors import (
     CrmError,
     PrepbotError,
 )
+from prepbot.flow import PROGRESS_EVERY, Flow
 from prepbot.in_doubt import InDoubtAlerts
 from prepbot.planner import Audience, confirmation_for, plan_confirmations
 from prepbot.ports import Crm, Ledger, Transport
 from prepbot.report import Report
+from prepbot.task_log import TaskLog
 from prepbot.timing import SendPolicy
-from prepbot.writes import BackgroundWrites, Writes
+from prepbot.writes import BackgroundWrites
 
 log = logging.getLogger(__name__)
 LAST_SYNC = "last_sync"
@@ -38,55 +40,7 @@ OUTAGE_LOOKBACK = timedelta(days=14)  # meetings missed in a longer outage are n
 T = TypeVar("T")
 
 
-class Flow(Protocol):
-    """Another message kind's planning and sending, plugged into the service's cycle.
-
-    The service reads the org once and hands each flow what it read; a flow plans its own
-    ledger rows (its ``kinds``) and handles them when the dispatcher claims them.
-    """
-
-    kinds: frozenset[MessageKind]
-
-    def on_meetings(self, meetings: Sequence[Meeting], now: datetime, report: Report) -> None:
-        """Meetings read by this sync (one chunk at a time): plan or refresh what they need."""
-        ...
-
-    def after_sync(self, now: datetime, report: Report) -> None:
-        """Once per sync, after every chunk (e.g. read recently missed meetings)."""
-        ...
-
-    def dispatch(
-        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
-    ) -> None:
-        """Handle claimed rows of this flow's kinds; ``fresh`` holds their meetings as re-read just now."""
-        ...
-
-    def batch_progress(
-        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
-    ) -> None:
-        """Part of a claimed batch was handled: ``rows``, settled. A flow may start its work on them
-        now, while the rest is sent (e.g. render their prep notes); ``after_batch`` still follows
-        with the whole batch. Called while the relay handles a message, at most every
-        :data:`PROGRESS_EVERY` rows, and maybe not at all."""
-        ...
-
-    def after_batch(
-        self, rows: list[ActionRow], fresh: dict[str, Meeting], now: datetime, report: Report
-    ) -> Writes | None:
-        """After a claimed batch was handled, with the meetings it was sent for (e.g. the prep notes
-        of the confirmations just sent, once, with no second read). Returns the batch's writes to
-        the org, which the service makes in the background while it sends the next batch, or None."""
-        ...
-
-    def after_dispatch(self, now: datetime, report: Report) -> None:
-        """Once per dispatch, after every batch (e.g. refresh notes whose confirmation changed)."""
-        ...
-
-
 OWNER_INACTIVE = "owner_inactive"
-# A batch's flows hear of its progress every this many rows (Flow.batch_progress): the prep notes of
-# a 200-row batch's first rows render while its last ones are sent, so little is left at its end.
-PROGRESS_EVERY = 40
 
 
 def _owner_alert(event_id: str) -> str:
@@ -152,6 +106,14 @@ class Service:
         self.settler = Settler(ledger, cadence)
         self._ahead = RenderAhead()  # the next confirmations, rendered while the relay handles this one
         self._writes = BackgroundWrites()  # a batch's Tasks and notes, written while the next is sent
+        self.task_log = TaskLog(
+            crm=crm,
+            ledger=ledger,
+            transport=transport,
+            composer=composer,
+            settler=self.settler,
+            cadence=cadence,
+        )
         self._judged: dict[str, tuple[Meeting, datetime, PlannedAction]] = {}  # see _plan_meetings
         self.in_doubt_alerts = InDoubtAlerts(
             crm=crm, ledger=ledger, composer=composer, batch_size=cadence.batch_size
@@ -381,7 +343,7 @@ class Service:
                 self._claim_batches(now, report, lambda rows: self._dispatch_batch(rows, now, report))
             finally:
                 self._writes.join(report)
-        self._relog_sent(now, report)
+        self.task_log.relog_sent(now, report)
         for flow in self.flows:
             flow.after_dispatch(now, report)
         return report
@@ -422,7 +384,7 @@ class Service:
                 ahead, told = self._with_progress(ahead, rows[told:i], fresh, now, report), i
             relay_ok = self._dispatch_row(row, *planned[i], now, report, sent, ahead)
         self._ahead.clear()
-        writes = [self._task_writes(sent, now)]
+        writes = [self.task_log.writes(sent, now)]
         writes += [flow.after_batch(batch, fresh, now, report) for flow in self.flows]
         self._writes.submit([write for write in writes if write is not None], report)
         return relay_ok
@@ -593,102 +555,6 @@ class Service:
             self._settle(row, Status.SKIPPED, now, "crm_unavailable", report)
         else:
             self._settle(row, Status.PLANNED, now, reason, report, due_at=next_at)
-
-    # -- logging on the records -------------------------------------------------------------------
-
-    def _log_tasks(
-        self,
-        sent: list[tuple[ActionRow, Meeting, Composed]],
-        now: datetime,
-        report: Report,
-        adopt: bool = False,
-    ) -> None:
-        """Write the email Tasks of ``sent`` now (see :meth:`_task_writes`)."""
-        write = self._task_writes(sent, now, adopt)
-        if write is not None:
-            write(report)
-
-    def _task_writes(
-        self, sent: list[tuple[ActionRow, Meeting, Composed]], now: datetime, adopt: bool = False
-    ) -> Writes | None:
-        """The writes that log ``sent`` (email Tasks, then the rows LOGGED), their records built now.
-
-        ``adopt``: rows of an earlier cycle, whose Task may exist already (a crash after the create,
-        C5): one batched lookup first, and found Tasks are kept.
-        """
-        if not sent:
-            return None
-        if self.transport.logs_activity:  # Salesforce logged it while sending: no second record
-            by_sf = [
-                (row, "; ".join(filter(None, ("logged by Salesforce", composed.fallback_note))), None)
-                for row, _, composed in sent
-            ]
-            return lambda into: self.settler.logged_many(by_sf, now, into)
-        tasks = [
-            self.composer.email_task(meeting, composed, (adopt and row.sent_at) or now, ref=str(row.id))
-            for row, meeting, composed in sent
-        ]
-        return lambda into: self._write_tasks(sent, tasks, now, into, adopt)
-
-    def _write_tasks(
-        self,
-        sent: list[tuple[ActionRow, Meeting, Composed]],
-        tasks: list[TaskRecord],
-        now: datetime,
-        report: Report,
-        adopt: bool,
-    ) -> None:
-        try:
-            found = self.crm.find_tasks(tasks) if adopt else {}
-            for _ in found:
-                report.bump("task_adopted")
-            results = [WriteResult(ref, task_id) for ref, task_id in found.items()]
-            missing = [task for task in tasks if task.ref not in found]
-            results += self.crm.create_tasks(missing) if missing else []
-            failpoints.hit("after_task_create")
-        except CrmError as exc:
-            report.errors.append(f"Tasks not written yet ({exc}); retried next cycle")
-            return
-        rows = {str(row.id): (row, composed) for row, _, composed in sent}
-        logged: list[tuple[ActionRow, str, str | None]] = []
-        for result in results:
-            row, composed = rows[result.ref]
-            if result.ok:
-                logged.append((row, composed.fallback_note or "", result.id))
-            else:
-                report.errors.append(f"Task for {row.key.event_id} refused: {result.error_code}")
-        self.settler.logged_many(logged, now, report)  # one ledger transaction for the batch
-
-    def _relog_sent(self, now: datetime, report: Report) -> None:
-        """Rows sent more than a lease ago whose Task was not written: write it now (re-rendered)."""
-        pending = [
-            row for row in self.ledger.rows(status=Status.SENT) if row.key.kind is MessageKind.CONFIRMATION
-        ]
-        # Rows another live worker sent moments ago are its to log (it does so right after its
-        # batch); only those older than a lease are adopted: their sender crashed or the org was down.
-        grace = now - self.cadence.lease
-        pending = [row for row in pending if row.sent_at is None or row.sent_at < grace]
-        for chunk in chunked(pending, self.cadence.batch_size):
-            try:
-                fresh = self.crm.meetings_by_id(sorted({row.key.event_id for row in chunk}))
-            except CrmError:
-                return
-            batch = []
-            for row in chunk:
-                meeting = fresh.get(row.key.event_id)
-                if meeting is None:  # deleted after the send: no record to log on, and never re-read again
-                    self._sent_then_deleted(row, now, report)
-                else:
-                    # rendered as of the send: the Task shows what the client got, dated that day
-                    at, zone = row.sent_at or now, row.time_zone or "UTC"
-                    batch.append((row, meeting, self.composer.confirmation(meeting, row.key, zone, at)))
-            self._log_tasks(batch, now, report, adopt=True)
-
-    def _sent_then_deleted(self, row: ActionRow, now: datetime, report: Report) -> None:
-        """The client has the confirmation but its meeting is gone: settle the row (else it stays
-        SENT and is re-read every cycle for ever) and alert, since the client may still come."""
-        self.settler.logged(row, now, report, reason="meeting deleted after the send: no email Task")
-        report.errors.append(f"confirmation for {row.key.event_id} was sent, then the meeting was deleted")
 
     # -- helpers ----------------------------------------------------------------------------------
 
