@@ -6,9 +6,9 @@ Two defects these runs found in prepbot/service.py (issue 8), fixed; pinned here
    ``lease_seconds`` into a long cycle has already expired when it is made; another process's
    ``recover()`` takes such rows back while they are being sent (stale claims, and a row that was
    SENDING becomes in doubt although nothing failed). Now each claim is timed when it is made.
-2. ``TaskLog.relog_sent`` (then ``Service._relog_sent``) of every worker picks up the SENT rows of the others (sent in this cycle, their
-   Task not written yet) and writes their email Task too: two Tasks for one message. Now only
-   rows sent more than a lease ago are adopted.
+2. ``TaskLog.relog_sent`` (then ``Service._relog_sent``) of every worker picks up the SENT rows of
+   the others (sent in this cycle, their Task not written yet) and writes their email Task too:
+   two Tasks for one message. Now only rows sent more than a lease ago are adopted.
 
 Neither sends an email twice (the fencing holds; the chaos test counts Message-IDs).
 """
