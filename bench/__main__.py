@@ -44,8 +44,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--repeats",
         type=int,
-        default=3,
-        help="day cycles (each between two smtplib loops) at sizes up to --repeat-max (default 3)",
+        default=5,
+        help="day cycles (each between two smtplib loops) at sizes up to --repeat-max (default 5)",
     )
     parser.add_argument("--repeat-max", type=int, default=1000, help="largest size repeated (default 1000)")
     parser.add_argument("--startup-runs", type=int, default=10)
