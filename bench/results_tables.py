@@ -138,16 +138,16 @@ def throughput_table(r: dict[str, Any]) -> tuple[str, list[Verdict]]:
             rows.append(f"| {n_(n)} | {why} | | | | | | |")
             verdicts.extend((label, "not measured", False) for label in labels)
             continue
-        cycle = side_by_side_ratio(row, loop, "cycle") if row.get("cycle_seconds") else None
-        process = side_by_side_ratio(row, loop)
-        for label, figures in zip(labels, (cycle, process), strict=True):
-            if figures is None:
+        measures = (
+            ("cycle", row.get("cycle_seconds"), "cycle"),
+            ("`prepbot tick` process", row["day_seconds"], "process"),
+        )
+        for label, (what, seconds, measure) in zip(labels, measures, strict=True):
+            if not seconds:
                 verdicts.append((label, "not measured (no cycle line in the tick's output)", False))
                 continue
-            ours, theirs, ratio, runs = figures
+            ours, theirs, ratio, runs = side_by_side_ratio(row, loop, measure)
             verdicts.append((label, f"{ours} vs {theirs}/s = {ratio:.2f}", ratio >= 0.5))
-            what = "cycle" if figures is cycle else "`prepbot tick` process"
-            seconds = row["cycle_seconds"] if figures is cycle else row["day_seconds"]
             rows.append(
                 f"| {n_(n)} | {what} | {seconds} | {ours} | {theirs} | {ratio:.2f} | {runs} "
                 f"| {mark(ratio >= 0.5)} |"

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
-from itertools import islice
-from typing import Any, TypeVar
+from typing import Any
 
 from prepbot import failpoints
 from prepbot.ahead import RenderAhead, WaitWork
+from prepbot.batches import chunked
 from prepbot.composer import Composed, Composer
 from prepbot.delivery import DEFAULT_CADENCE, Cadence, Outcome, Settler
 from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status
@@ -37,7 +37,6 @@ CRM_WATERMARK = "crm_modstamp"  # the newest SystemModstamp read: the org's cloc
 WINDOW_END = "window_end"  # how far ahead the last sync read
 FULL_SYNC_EVERY = timedelta(hours=24)  # a whole-window read now and then, whatever the changes said
 OUTAGE_LOOKBACK = timedelta(days=14)  # meetings missed in a longer outage are not back-filled
-T = TypeVar("T")
 
 
 OWNER_INACTIVE = "owner_inactive"
@@ -66,13 +65,6 @@ def _later(now: datetime, started: float) -> datetime:
     gets a lease from when it is made, not one that is already over (issue 8: another process
     would recover the rows while they are being sent)."""
     return now + timedelta(seconds=time.monotonic() - started)
-
-
-def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Successive lists of at most ``size`` items (streams: never holds more than one chunk)."""
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
 
 
 class Service:
@@ -106,14 +98,7 @@ class Service:
         self.settler = Settler(ledger, cadence)
         self._ahead = RenderAhead()  # the next confirmations, rendered while the relay handles this one
         self._writes = BackgroundWrites()  # a batch's Tasks and notes, written while the next is sent
-        self.task_log = TaskLog(
-            crm=crm,
-            ledger=ledger,
-            transport=transport,
-            composer=composer,
-            settler=self.settler,
-            cadence=cadence,
-        )
+        self.task_log = TaskLog(crm=crm, transport=transport, composer=composer, settler=self.settler)
         self._judged: dict[str, tuple[Meeting, datetime, PlannedAction]] = {}  # see _plan_meetings
         self.in_doubt_alerts = InDoubtAlerts(
             crm=crm, ledger=ledger, composer=composer, batch_size=cadence.batch_size

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from prepbot import failpoints
+from prepbot.batches import chunked
 from prepbot.composer import Composed, Composer
-from prepbot.delivery import Cadence, Settler
+from prepbot.delivery import Settler
 from prepbot.domain import ActionRow, Meeting, MessageKind, Status, TaskRecord, WriteResult
 from prepbot.errors import CrmError
-from prepbot.ports import Crm, Ledger, Transport
+from prepbot.ports import Crm, Transport
 from prepbot.report import Report
 from prepbot.writes import Writes
 
@@ -22,22 +23,11 @@ from prepbot.writes import Writes
 class TaskLog:
     """Email Tasks for sent confirmations: built per batch, created in collections, rows LOGGED."""
 
-    def __init__(
-        self,
-        *,
-        crm: Crm,
-        ledger: Ledger,
-        transport: Transport,
-        composer: Composer,
-        settler: Settler,
-        cadence: Cadence,
-    ) -> None:
+    def __init__(self, *, crm: Crm, transport: Transport, composer: Composer, settler: Settler) -> None:
         self.crm = crm
-        self.ledger = ledger
         self.transport = transport
         self.composer = composer
-        self.settler = settler
-        self.cadence = cadence
+        self.settler = settler  # its ledger and cadence are the ones the rows are settled with
 
     def log(
         self,
@@ -105,14 +95,15 @@ class TaskLog:
     def relog_sent(self, now: datetime, report: Report) -> None:
         """Rows sent more than a lease ago whose Task was not written: write it now (re-rendered)."""
         pending = [
-            row for row in self.ledger.rows(status=Status.SENT) if row.key.kind is MessageKind.CONFIRMATION
+            row
+            for row in self.settler.ledger.rows(status=Status.SENT)
+            if row.key.kind is MessageKind.CONFIRMATION
         ]
         # Rows another live worker sent moments ago are its to log (it does so right after its
         # batch); only those older than a lease are adopted: their sender crashed or the org was down.
-        grace = now - self.cadence.lease
+        grace = now - self.settler.cadence.lease
         pending = [row for row in pending if row.sent_at is None or row.sent_at < grace]
-        size = self.cadence.batch_size
-        for chunk in (pending[i : i + size] for i in range(0, len(pending), size)):
+        for chunk in chunked(pending, self.settler.cadence.batch_size):
             try:
                 fresh = self.crm.meetings_by_id(sorted({row.key.event_id for row in chunk}))
             except CrmError:
