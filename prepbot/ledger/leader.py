@@ -128,9 +128,16 @@ class PgPlannerLease:
             return False
 
     def release(self) -> None:
-        """Give the lease up (a no-op when not held); closing the session frees the lock."""
+        """Give the lease up (a no-op when not held).
+
+        The lock is unlocked before its session is closed: closing alone frees it only once the
+        server's backend has noticed and ended, a moment later, so a standby planner asking right
+        after a clean stop could still find it taken.
+        """
         with self._mutex:
             if self._conn is not None:
+                with contextlib.suppress(exc.SQLAlchemyError):  # a dead session holds nothing
+                    self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PLANNER_LOCK_KEY})
                 log.info("planner lease released by %s", self.name)
             self._drop()
 

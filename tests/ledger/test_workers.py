@@ -138,6 +138,20 @@ def test_closing_a_ledger_releases_its_planner_lease(open_ledger: Callable[..., 
     assert lease.acquire()
 
 
+def test_a_released_planner_lease_can_be_taken_at_once_every_time(
+    open_ledger: Callable[..., SqlLedger],
+) -> None:
+    """A clean stop hands the lease over with no delay: the standby's very next try wins it."""
+    first, second = open_ledger(), open_ledger()
+    leases = [first.planner_lease("p1"), second.planner_lease("p2")]
+    assert leases[0].acquire()
+    for turn in range(30):
+        holder, standby = leases[turn % 2], leases[(turn + 1) % 2]
+        assert not standby.acquire()
+        holder.release()
+        assert standby.acquire(), f"handover {turn} found the lease still taken"
+
+
 def test_a_killed_planner_frees_the_lease_for_another(
     open_ledger: Callable[..., SqlLedger], ledger_url: str
 ) -> None:
