@@ -384,7 +384,13 @@ def _preflight(settings: Settings) -> None:
 def main() -> None:
     """Console-script entry point."""
     _register_sandbox()
-    app()
+    try:
+        app()
+    finally:
+        # The process ends here, and every resource was closed by the command. Without this, the
+        # interpreter's last collections walk the whole heap (modules, templates, what the cycle
+        # left) object by object: 0.3 s after a 1,000-meeting tick (issue 7). The OS frees it all.
+        gc.freeze()
 
 
 def _register_admin() -> None:

@@ -37,6 +37,8 @@ _LINE_END = re.compile(rb"\r\n|\r|\n")
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _BAD_ADDRESS_CHARS = re.compile(r"[\x00-\x20\x7f<>]")
+_ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-"  # RFC 5322 §3.2.3
+_DOT_ATOM_ADDRESS = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +238,15 @@ def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
         ) from None
 
 
+def quoted_address(address: str) -> str:
+    """``smtplib.quoteaddr(address)``: ``<local@domain>``. A plain ``dot-atom@domain`` is its own
+    addr-spec, so it is bracketed as it is; anything else goes through the stdlib's address parser
+    (a third of the envelope's time when every address went through it, issue 7)."""
+    if _DOT_ATOM_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
+
+
 def pipelined_commands(sender: str, recipients: Sequence[str], options: Sequence[str]) -> bytes:
     """MAIL FROM, one RCPT TO per recipient and DATA as one RFC 2920 command group.
 
@@ -243,8 +254,8 @@ def pipelined_commands(sender: str, recipients: Sequence[str], options: Sequence
     command can carry another; UTF-8 only when the relay was asked for SMTPUTF8.
     """
     extra = "".join(f" {option}" for option in options)
-    lines = [f"MAIL FROM:{smtplib.quoteaddr(sender)}{extra}"]
-    lines += [f"RCPT TO:{smtplib.quoteaddr(rcpt)}" for rcpt in recipients]
+    lines = [f"MAIL FROM:{quoted_address(sender)}{extra}"]
+    lines += [f"RCPT TO:{quoted_address(rcpt)}" for rcpt in recipients]
     lines.append("DATA")
     encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
     return "".join(f"{line}\r\n" for line in lines).encode(encoding)

@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prepbot.errors import MessageError
-from prepbot.messages import _POLICY, _parsed_header_section, _verified, build_email, checked_bytes
+from prepbot.messages import (
+    _POLICY,
+    _parsed_header_section,
+    _reparsed_subject,
+    _verified,
+    build_email,
+    checked_bytes,
+)
 from tests.test_messages import outgoing
 
 SENT_AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -74,6 +81,37 @@ def test_the_reparse_refuses_a_header_section_or_agrees_with_the_stdlib(wire: by
     except MessageError:
         return
     assert_same_as_stdlib(msg, wire)
+
+
+# Subject values as a relay would see them: ASCII words (quotes, comments, '=?' and '?=' too) folded
+# with CRLF and a space or a tab, now and then a real encoded word
+SUBJECT_WORDS = st.one_of(
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=20),
+    st.sampled_from(["=?utf-8?b?0JfQsNCy0YLRgNCw?=", "=?utf-8?q?caf=C3=A9?=", "=?", "?=", "=?x?y?z?=", "  "]),
+)
+FOLDED_SUBJECTS = st.lists(
+    st.tuples(SUBJECT_WORDS, st.sampled_from(["\r\n ", "\r\n\t", " "])), max_size=6
+).map(lambda parts: "".join(word + fold for word, fold in parts) + "end")
+
+
+@settings(max_examples=400, deadline=None)
+@given(subject=FOLDED_SUBJECTS)
+def test_the_subject_is_read_back_as_the_header_registry_reads_it(subject: str) -> None:
+    """The check's shortcut for a plain ASCII Subject gives what ``str(msg["Subject"])`` gives."""
+    wire = f"From: a@example.com\r\nSubject: {subject}\r\nTo: b@example.com\r\n\r\nbody".encode("ascii")
+    msg = _parsed_header_section(wire)
+    assert _reparsed_subject(msg) == str(msg["Subject"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(wires())
+def test_any_accepted_subject_is_read_back_as_the_header_registry_reads_it(wire: bytes) -> None:
+    try:
+        msg = _parsed_header_section(wire)
+    except MessageError:
+        return
+    if "Subject" in msg:
+        assert _reparsed_subject(msg) == str(msg["Subject"])
 
 
 @settings(max_examples=100, deadline=None)
