@@ -35,7 +35,7 @@ def _doc(text: str) -> dict[str, str]:
 
 
 # Unicode's space separators (category Zs), all kept as they are; as one ASCII space for the screen.
-_SPACES = dict.fromkeys([0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000], " ")
+_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 
 
 def _clean_chars(text: str, *, keep_newlines: bool) -> str:
@@ -43,7 +43,7 @@ def _clean_chars(text: str, *, keep_newlines: bool) -> str:
     probe = text.replace("\n", "").replace("\t", "") if keep_newlines else text
     # isprintable() is False for every separator but the ASCII space, also the no-break spaces a
     # CRM name or Babel's "10:00\u202fAM" carries, which are kept: those are screened out first.
-    if probe.isprintable() or probe.translate(_SPACES).isprintable():  # no "Other", no line or
+    if probe.isprintable() or _SPACES.sub(" ", probe).isprintable():  # no "Other", no line or
         return text  # paragraph separator (the common case, at C speed: issue 7)
     out = []
     for char in text:

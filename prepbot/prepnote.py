@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal, Protocol
 
 from babel import Locale, UnknownLocaleError
@@ -308,7 +309,9 @@ def _script_view(script: ScriptLike, note_lang: str) -> ScriptView:
     )
 
 
+@lru_cache(maxsize=256)
 def _language_name(code: str, in_language: str) -> str:
+    """``code``'s language named in ``in_language`` (Babel's data; asked twice per note: kept)."""
     try:
         return Locale.parse(code).get_language_name(in_language) or code
     except (ValueError, UnknownLocaleError):

@@ -1,0 +1,44 @@
+"""The shortcuts of the text cleaners give what the character-by-character rule gives (issue 7)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prepbot.context import _clean_chars
+from prepbot.messages import clean_header_text
+
+REMOVED = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, format, line and paragraph separators
+SPACES = "\u00a0\u1680\u2000\u2005\u200a\u202f\u205f\u3000"  # kept: Unicode space separators (Zs)
+TEXTS = st.text(
+    st.one_of(
+        st.characters(min_codepoint=0, max_codepoint=127),
+        st.sampled_from(SPACES + "\u2028\u2029\u202e\u200b\u0085\ufeffé—"),
+        st.characters(),
+    ),
+    max_size=60,
+)
+
+
+def by_character(text: str, *, keep_newlines: bool) -> str:
+    text = text.replace("\r\n", "\n")
+    return "".join(
+        char if keep_newlines and char in "\n\t" else " " if unicodedata.category(char) in REMOVED else char
+        for char in text
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=TEXTS, keep_newlines=st.booleans())
+def test_crm_text_is_cleaned_as_character_by_character(text: str, keep_newlines: bool) -> None:
+    assert _clean_chars(text, keep_newlines=keep_newlines) == by_character(text, keep_newlines=keep_newlines)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.one_of(st.text(st.characters(max_codepoint=127), max_size=60), TEXTS))
+def test_a_header_text_is_cleaned_as_character_by_character(text: str) -> None:
+    expected = " ".join(by_character(text, keep_newlines=False).replace("=?", "= ?").split())
+    if "=?" not in text:  # encoded words are decoded first: compared elsewhere (tests/test_messages.py)
+        assert clean_header_text(text) == expected
