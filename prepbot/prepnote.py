@@ -151,10 +151,20 @@ def build_prep_note(
 
 
 _LINE_BETWEEN_TAGS = re.compile(r">\s*\n\s*<")
-_LINE_BREAKS = re.compile(r"\s*\n\s*")
 # A quote in text: the next angle bracket after it opens a tag (or there is none); in a tag it closes one.
 _APOSTROPHE_IN_TEXT = re.compile(r"'(?=[^<>]*(?:<|$))")
 _QUOTE_IN_TEXT = re.compile(r'"(?=[^<>]*(?:<|$))')
+
+
+def _joined_lines(text: str) -> str:
+    """``re.sub(r"\\s*\\n\\s*", " ", text)`` for a ``text`` with no white space at either end: each
+    run of white space holding a line break becomes one space. Line by line, because that regex
+    backtracks over every run of the templates' indentation (a twentieth of a note's build)."""
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    parts = [lines[0].rstrip(), *(line.strip() for line in lines[1:-1]), lines[-1].lstrip()]
+    return " ".join(part for part in parts if part)
 
 
 def tidy_note_html(html: str) -> str:
@@ -163,8 +173,7 @@ def tidy_note_html(html: str) -> str:
     Autoescape (markupsafe) writes ``'`` as ``&#39;`` (what ContentNote wants) and ``"`` as
     ``&#34;``; the field reports name ``&quot;``, so it is spelled that way (brief §1.10).
     """
-    html = _LINE_BETWEEN_TAGS.sub("><", html.strip())
-    html = _LINE_BREAKS.sub(" ", html).replace("&#34;", "&quot;")
+    html = _joined_lines(_LINE_BETWEEN_TAGS.sub("><", html.strip())).replace("&#34;", "&quot;")
     # The templates' own words are not autoescaped ("the client's language"): quotes in text
     # (never inside a tag) get the same entities as the CRM values.
     return _QUOTE_IN_TEXT.sub("&quot;", _APOSTROPHE_IN_TEXT.sub("&#39;", html))

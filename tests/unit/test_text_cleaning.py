@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from hypothesis import given, settings
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from prepbot.context import _clean_chars
 from prepbot.messages import clean_header_text
+from prepbot.prepnote import _joined_lines
 
 REMOVED = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, format, line and paragraph separators
 SPACES = "\u00a0\u1680\u2000\u2005\u200a\u202f\u205f\u3000"  # kept: Unicode space separators (Zs)
@@ -42,3 +44,10 @@ def test_a_header_text_is_cleaned_as_character_by_character(text: str) -> None:
     expected = " ".join(by_character(text, keep_newlines=False).replace("=?", "= ?").split())
     if "=?" not in text:  # encoded words are decoded first: compared elsewhere (tests/test_messages.py)
         assert clean_header_text(text) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(st.sampled_from(" \t\r\n\u00a0\u2028\u3000\x1c\x85ab<>é"), max_size=40))
+def test_a_note_s_lines_are_joined_as_the_line_break_regex_joins_them(text: str) -> None:
+    stripped = text.strip()  # what tidy_note_html joins: stripped first
+    assert _joined_lines(stripped) == re.sub(r"\s*\n\s*", " ", stripped)
