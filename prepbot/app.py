@@ -232,6 +232,7 @@ def build_note_flow(
         org_time_zone=zone,
         defer=partial(api_budget_low, crm, settings.salesforce.optional_work_below_usage),
         render_process=settings.notes.render_process and (os.cpu_count() or 1) > 1 and can_fork(),
+        render_nice=settings.notes.render_process_nice,
     )
 
 

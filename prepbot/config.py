@@ -198,6 +198,9 @@ class NotesSettings(_Section):
     # Render the notes in a second process while the first sends (tick and run use two cores;
     # ignored on a one-core machine or where processes cannot fork). false: one process.
     render_process: bool = True
+    # How much lower the render process's CPU priority is than the sender's (Unix nice, 0-19): the
+    # sender sets a cycle's pace, so it gets a core first and the notes take the CPU left over.
+    render_process_nice: int = Field(10, ge=0, le=19)
 
 
 class NoShowSettings(_Section):

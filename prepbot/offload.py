@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import traceback
@@ -71,7 +72,8 @@ class ProcessMap(Generic[J, R]):
     matched to their batch by number, so any thread may collect any batch, in any order.
     """
 
-    def __init__(self, fn: Callable[[J], R]) -> None:
+    def __init__(self, fn: Callable[[J], R], *, nice: int = 0) -> None:
+        """Fork the child now. ``nice``: how much the child lowers its CPU priority (Unix nice)."""
         self._fn = fn
         self._next = 0
         self._ready: dict[int, tuple[str, Any]] = {}
@@ -81,7 +83,9 @@ class ProcessMap(Generic[J, R]):
         fork = multiprocessing.get_context("fork")
         ours, theirs = fork.Pipe()
         self._conn: Connection = ours
-        self._child = fork.Process(target=_serve, args=(theirs, ours, fn), name="prepbot-render", daemon=True)
+        self._child = fork.Process(
+            target=_serve, args=(theirs, ours, fn, nice), name="prepbot-render", daemon=True
+        )
         self._child.start()
         theirs.close()  # the child's end: when the child dies, our reads see EOF
         # started after the fork: a forked child has only the thread that forked it
@@ -157,9 +161,11 @@ class ProcessMap(Generic[J, R]):
         self._conn.close()
 
 
-def _serve(conn: Connection, parents_end: Connection, fn: Callable[[Any], Any]) -> None:
+def _serve(conn: Connection, parents_end: Connection, fn: Callable[[Any], Any], nice: int = 0) -> None:
     """The child: answer each batch with ("ok", results) or ("bug", traceback) until told to stop."""
     parents_end.close()  # else the pipe would never report the parent's death
+    if nice > 0:  # the parent's work paces the cycle: the child takes the CPU it leaves (issue 7)
+        os.nice(nice)
     # Ctrl-C reaches the whole foreground group: the parent decides what it means. A SIGTERM ends
     # the child (the parent then renders in its own process; multiprocessing's exit handler relies
     # on it to end a child that was never closed).

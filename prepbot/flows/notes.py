@@ -95,6 +95,8 @@ class NoteFlow:
             reliability F8): due notes are counted ``note_deferred`` and written in a later cycle.
         render_process: render the notes in a second process (forked now; :meth:`close` stops
             it), while this one sends: a tick then uses two cores (issue 7).
+        render_nice: how much lower the render process's CPU priority is (Unix nice): it takes
+            the CPU the sender leaves, so the sender, which paces the cycle, is not slowed.
     """
 
     kinds: frozenset[MessageKind] = frozenset()
@@ -111,6 +113,7 @@ class NoteFlow:
         org_time_zone: str = "UTC",
         defer: Callable[[], bool] | None = None,
         render_process: bool = False,
+        render_nice: int = 0,
     ) -> None:
         self.crm = crm
         self.ledger = ledger
@@ -131,7 +134,7 @@ class NoteFlow:
         self._started_ids: set[str] = set()
         # Last: a render process is a fork of this process, with this flow as it is now.
         self._notes: JobMap[_Job, PrepNote | str] = (
-            ProcessMap(self._build) if render_process else InlineMap(self._build)
+            ProcessMap(self._build, nice=render_nice) if render_process else InlineMap(self._build)
         )
 
     def close(self) -> None:

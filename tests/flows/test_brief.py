@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from prepbot.app import build_flows, build_note_flow
 from prepbot.composer import Composer, LanguagePolicy, Sender
@@ -326,6 +327,33 @@ def test_the_notes_render_process_is_used_when_configured_on_more_than_one_core_
     finally:
         flow.close()
         ledger.close()
+
+
+def process_nice(pid: int) -> int:
+    """A process's nice value (Linux /proc: the 19th field of its stat line)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()
+    return int(fields[16])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize(("configured", "lower"), [({}, 10), ({"render_process_nice": 3}, 3)])
+def test_the_notes_render_process_runs_below_the_sender_by_the_configured_nice(
+    configured: dict[str, Any], lower: int, tmp_path: Path
+) -> None:
+    ledger = SqlLedger(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    flow = build_note_flow(settings(**configured), None, ledger)  # type: ignore[arg-type]
+    try:
+        assert flow.render_pid is not None
+        flow._notes.submit([])()  # the child has started serving: its priority is set
+        assert process_nice(flow.render_pid) == min(process_nice(os.getpid()) + lower, 19)
+    finally:
+        flow.close()
+        ledger.close()
+
+
+def test_a_render_process_nice_out_of_range_names_the_key() -> None:
+    with pytest.raises(ValidationError, match="render_process_nice"):
+        settings(render_process_nice=20)
 
 
 def timed(start: datetime, owner: Owner | None = None) -> Meeting:

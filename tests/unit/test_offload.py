@@ -51,6 +51,21 @@ def echo(job: str) -> str:
     return job
 
 
+def niceness(_job: int) -> int:
+    return os.nice(0)
+
+
+@pytest.mark.parametrize("nice", [0, 7])
+def test_the_child_takes_the_cpu_priority_it_was_given_below_its_parent(nice: int) -> None:
+    """The sender paces a cycle: the render process can run below it (issue 7)."""
+    made: ProcessMap[int, int] = ProcessMap(niceness, nice=nice)
+    try:
+        assert made.submit([0])() == [min(os.nice(0) + nice, 19)]
+        assert os.nice(0) == niceness(0)  # this process keeps its own priority
+    finally:
+        made.close()
+
+
 @pytest.mark.timeout(60)
 def test_batches_bigger_than_the_pipe_may_all_be_submitted_before_any_is_collected() -> None:
     """The dispatcher starts a batch's notes in parts and collects them all later (issue 7). The
