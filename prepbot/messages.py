@@ -27,9 +27,9 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,75}$")
 _ATOM_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})*$")
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,200}@[A-Za-z0-9.-]{1,253}$")
-# A field's first line (an RFC 5322 ftext name, then a colon) or a continuation line; no CR or LF.
 _ASCII_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _LINE_BREAK = re.compile(r"\n|\r")  # what email.policy unfolds a fetched header value on
+# A field's first line (an RFC 5322 ftext name, then a colon) or a continuation line; no CR or LF.
 _FIELD_LINE = re.compile(r"(?:[!-9;-~]+:|[ \t])[^\r\n]*")
 MAX_HEADER_CHARS = 900  # one unfolded value; keeps the subject far from the 998-octet line limit
 
