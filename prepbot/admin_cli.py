@@ -98,12 +98,13 @@ def preflight(settings: Settings) -> None:
     remembered by content hash (``$XDG_CACHE_HOME/prepbot``) and not checked again until a file
     changes: a tick every minute then starts in milliseconds.
     """
-    from prepbot.admin_check import check_all, errors_only
-    from prepbot.admin_io import preflight_stamp
+    from prepbot.preflight import preflight_stamp
 
     stamp = preflight_stamp(settings)
     if stamp is not None and stamp.exists():
         return
+    from prepbot.admin_check import check_all, errors_only
+
     errors = errors_only(check_all(_check_input(settings), quick=True))
     if not errors and stamp is not None:
         with contextlib.suppress(OSError):  # an unwritable cache only costs the next start its check

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from prepbot.admin_io import preflight_stamp
 from prepbot.config import load_config
+from prepbot.preflight import preflight_stamp
 
 
 def settings_with(tmp_path: Path, admin: Path) -> object:
@@ -56,3 +58,29 @@ def test_a_passing_start_up_check_leaves_a_stamp_and_a_broken_one_does_not(
     with pytest.raises(typer.Exit):
         preflight(settings)  # type: ignore[arg-type]
     assert not preflight_stamp(settings).exists()  # type: ignore[arg-type, union-attr]
+
+
+def test_a_start_whose_templates_passed_before_imports_neither_the_checker_nor_the_admin_tables(
+    tmp_path: Path,
+) -> None:
+    """`tick` and `run` start with this check; when its stamp is there they need nothing more."""
+    admin = tmp_path / "admin" / "en"
+    admin.mkdir(parents=True)
+    settings_with(tmp_path, admin.parent)  # writes prepbot.toml and its token
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from prepbot.admin_cli import preflight\n"
+        "from prepbot.config import load_config\n"
+        "from prepbot.preflight import preflight_stamp\n"
+        f"settings = load_config(Path({str(tmp_path / 'prepbot.toml')!r}), environ={{}})\n"
+        "stamp = preflight_stamp(settings)\n"
+        "stamp.parent.mkdir(parents=True, exist_ok=True)\n"
+        "stamp.touch()\n"
+        "preflight(settings)\n"
+        "print(sorted(m for m in ('rich', 'prepbot.admin_check', 'prepbot.admin_io') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
