@@ -304,6 +304,7 @@ def test_a_stop_request_ends_the_cycle_before_its_next_batch_and_leaves_the_rest
 def test_a_tick_asks_the_planner_about_each_meeting_once(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """The sends of a chunk reuse what its plan judged moments before (same meeting, same clock):
     the planner is a pure function of both (issue 7)."""
+    import prepbot.sending as sending_module
     import prepbot.service as service_module
 
     judged: list[str] = []
@@ -313,7 +314,8 @@ def test_a_tick_asks_the_planner_about_each_meeting_once(rig: Rig, monkeypatch: 
         judged.append(meeting.event_id)
         return real(meeting, *args)
 
-    monkeypatch.setattr(service_module, "confirmation_for", counting)
+    for module in (service_module, sending_module):  # the sync's plan, and the sends of a batch
+        monkeypatch.setattr(module, "confirmation_for", counting)
     service, _ = rig.service(create="with_confirmation")
     report = service.tick(AFTER_DUE)
     assert report.counts.get("sent", 0) >= 2, report.errors
@@ -326,9 +328,9 @@ def test_a_batchs_notes_start_rendering_while_its_last_rows_are_sent_and_go_out_
     """Issue 7: the notes of a batch's first rows are rendered while its last ones are sent
     (``batch_progress``), so little is left to render when the batch ends; the batch's notes are
     still written together, in one call, each once."""
-    import prepbot.service as service_module
+    import prepbot.sending as sending_module
 
-    monkeypatch.setattr(service_module, "PROGRESS_EVERY", 1)  # this batch is small
+    monkeypatch.setattr(sending_module, "PROGRESS_EVERY", 1)  # this batch is small
     service, flow = rig.service(create="with_confirmation")
     parts: list[list[str]] = []
     submit = flow._notes.submit
