@@ -10,12 +10,12 @@ from functools import partial
 
 from prepbot.ahead import RenderAhead, WaitWork
 from prepbot.composer import Composed, Composer
-from prepbot.delivery import Cadence, Outcome, Settler
+from prepbot.delivery import Outcome, Settler
 from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status
 from prepbot.errors import CrmError, PrepbotError
 from prepbot.flow import PROGRESS_EVERY, Flow
 from prepbot.planner import Audience, confirmation_for
-from prepbot.ports import Crm, Ledger, Transport
+from prepbot.ports import Crm, Transport
 from prepbot.report import Report
 from prepbot.task_log import TaskLog
 from prepbot.timing import SendPolicy
@@ -44,25 +44,21 @@ class BatchSender:
         self,
         *,
         crm: Crm,
-        ledger: Ledger,
         transport: Transport,
         composer: Composer,
         policy: SendPolicy,
         audience: Audience,
-        cadence: Cadence,
         settler: Settler,
         flows: Sequence[Flow],
         task_log: TaskLog,
         writes: BackgroundWrites,
     ) -> None:
         self.crm = crm
-        self.ledger = ledger
         self.transport = transport
         self.composer = composer
         self.policy = policy
         self.audience = audience
-        self.cadence = cadence
-        self.settler = settler
+        self.settler = settler  # its ledger and cadence are the ones the rows are settled with
         self.flows = flows
         self.task_log = task_log
         self._writes = writes
@@ -191,7 +187,7 @@ class BatchSender:
             return True
         if action.key != row.key:
             self.settler.settle(row, Status.SUPERSEDED, now, "meeting moved", report)
-            self.ledger.plan([action], now)
+            self.settler.ledger.plan([action], now)
             return True
         if action.status is Status.SKIPPED:
             self.settler.settle(row, Status.SKIPPED, now, action.reason, report)
@@ -263,7 +259,7 @@ class BatchSender:
         to call the client. ``resend``: send again (at most one extra message for this key)."""
         report.errors.append(f"in doubt: confirmation for {row.key.event_id} may have been delivered")
         task_id = None
-        if self.cadence.in_doubt_policy != "resend":
+        if self.settler.cadence.in_doubt_policy != "resend":
             try:
                 task = self.composer.in_doubt_task(meeting, composed, now, ref=str(row.id))
                 result = self.crm.create_tasks([task])[0]

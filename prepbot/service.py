@@ -84,12 +84,10 @@ class Service:
         self.task_log = TaskLog(crm=crm, transport=transport, composer=composer, settler=self.settler)
         self.sender = BatchSender(
             crm=crm,
-            ledger=ledger,
             transport=transport,
             composer=composer,
             policy=policy,
             audience=audience,
-            cadence=cadence,
             settler=self.settler,
             flows=self.flows,  # the same list: a flow added later (the CLI's) is seen by both
             task_log=self.task_log,
