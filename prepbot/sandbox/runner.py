@@ -23,6 +23,7 @@ from prepbot.sandbox.limits import DEFAULT_DAILY_API_LIMIT, ApiCounter
 from prepbot.sandbox.routes_control import set_clock
 from prepbot.sandbox.server import SandboxServer, open_store, read_seed_files
 from prepbot.sandbox.smtp_sink import SinkMessage
+from prepbot.sandbox.soql.parser import warm_up
 from prepbot.sandbox.store import Store
 
 DEFAULT_API_VERSION = "62.0"
@@ -156,6 +157,7 @@ def start_sandbox(
         port: HTTPS port (0 = any free port).
         smtp_port: SMTP port (0 = any free port).
     """
+    warm_up()  # the SOQL parser, while the org is opened and seeded (not on its first query)
     tmp = Path(tempfile.mkdtemp(prefix="prepbot-sandbox-")) if state_dir is None else None
     state = Path(state_dir) if state_dir is not None else tmp
     assert state is not None
