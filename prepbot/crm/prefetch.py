@@ -27,9 +27,11 @@ class Prefetch(Generic[T]):
             self._error = exc
 
     def result(self) -> T:
-        """The call's value, once it is done; raises its exception instead, if it raised."""
+        """The call's value, once it is done; raises its exception instead, if it raised. Asked
+        once: the value is handed over, not kept (a page of records is freed with its caller's copy)."""
         self._thread.join()
         if self._error is not None:
             error, self._error = self._error, None
             raise error
-        return self._value  # type: ignore[return-value]  # set by _run when no error was
+        value, self._value = self._value, None
+        return value  # type: ignore[return-value]  # set by _run when no error was

@@ -277,10 +277,11 @@ class SalesforceCrm:
         """Stream a query page by page (``batchSize`` = page_size), each page one retried call."""
         query = format_soql(soql.template, *soql.args)
         name = "queryAll" if include_deleted else "query"
-        page = self.call(
-            name, lambda sf: sf.query(query, include_deleted=include_deleted, headers=self._batch)
+        # handed straight on, not kept here: a local would hold the first page for the whole read
+        yield from self._rest_of(
+            name,
+            self.call(name, lambda sf: sf.query(query, include_deleted=include_deleted, headers=self._batch)),
         )
-        yield from self._rest_of(name, page)
 
     def _rest_of(self, name: str, page: Mapping[str, Any]) -> Iterator[list[Record]]:
         """This page's records, then the following pages through ``nextRecordsUrl``.
@@ -289,16 +290,22 @@ class SalesforceCrm:
         caller works on this page (a tick sends this page's meetings meanwhile), instead of the
         caller waiting for it between two pages (issue 7). Same calls, same order, same errors
         (raised when the caller asks for that page).
+
+        Each page's rows are handed over, not kept: while the caller works on a page, this holds
+        only the next one (issue 7: a page of 2,000 Events is about 22 MiB of parsed JSON).
         """
-        while True:
-            next_url = page.get("nextRecordsUrl")
+        current: Mapping[str, Any] | None = page
+        del page
+        while current is not None:
+            next_url = current.get("nextRecordsUrl")
             more = None
-            if not page.get("done", True) and next_url:
+            if not current.get("done", True) and next_url:
                 more = Prefetch(partial(self._query_more, name, str(next_url)))
-            yield list(page.get("records") or [])
-            if more is None:
-                return
-            page = more.result()
+            handed = [list(current.get("records") or [])]
+            current = None
+            yield handed.pop()
+            if more is not None:
+                current = more.result()
 
     def _query_more(self, name: str, url: str) -> Any:
         return self.call(name, lambda sf: sf.query_more(url, identifier_is_url=True, headers=self._batch))
@@ -363,7 +370,9 @@ class SalesforceCrm:
         roles: Roles = {}
         for records in self._pages(window_query(self._fields, start_at, end_at)):
             self._synced_to(self.org_time)
-            yield from self._meetings(records, roles)
+            meetings = self._meetings(records, roles)
+            del records  # the page's raw rows go while its meetings are handed out
+            yield from meetings
 
     def meetings_by_id(self, event_ids: Sequence[str]) -> dict[str, Meeting]:
         """Re-read these Events (400 Ids per query); deleted or missing ones are absent.
@@ -430,7 +439,9 @@ class SalesforceCrm:
             return
         roles: Roles = {}
         for records in self._pages(soql):
-            yield from (m for m in self._meetings(records, roles) if m.no_show)
+            missed = [m for m in self._meetings(records, roles) if m.no_show]
+            del records
+            yield from missed
 
     def future_meetings_of(self, who_ids: Sequence[str], after: datetime) -> set[str]:
         """The Who Ids (of ``who_ids``) that have another meeting starting after ``after``.
