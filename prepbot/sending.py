@@ -212,27 +212,9 @@ class BatchSender:
         sent: list[tuple[ActionRow, Meeting, Composed]],
         ahead: WaitWork | None = None,
     ) -> bool:
-        try:
-            composed = self._ahead.take(row.id) or self.composer.confirmation(
-                meeting, row.key, action.time_zone or "UTC", now
-            )
-        except PrepbotError as exc:
-            self.settler.settle(row, Status.FAILED, now, f"template: {exc}", report)
-            # O2 / H3: a row that fails for good is an alert (stderr, exit 1), not just a count
-            report.errors.append(f"confirmation for {row.key.event_id} failed: template: {exc}")
+        composed = self._composed(row, meeting, action, now, report)
+        if composed is None:
             return True
-        return self._deliver(row, meeting, composed, now, report, sent, ahead)
-
-    def _deliver(
-        self,
-        row: ActionRow,
-        meeting: Meeting,
-        composed: Composed,
-        now: datetime,
-        report: Report,
-        sent: list[tuple[ActionRow, Meeting, Composed]],
-        ahead: WaitWork | None = None,
-    ) -> bool:
         # "fallback: de→en" is kept on the row when the record asked for another language
         outcome = self.settler.deliver(
             self.transport,
@@ -251,6 +233,21 @@ class BatchSender:
         elif outcome is Outcome.SENT:
             sent.append((row, meeting, composed))
         return outcome is not Outcome.RELAY_DOWN
+
+    def _composed(
+        self, row: ActionRow, meeting: Meeting, action: PlannedAction, now: datetime, report: Report
+    ) -> Composed | None:
+        """The row's confirmation, rendered during an earlier wait or now; None when its template
+        fails (the row is then FAILED and alerted)."""
+        try:
+            return self._ahead.take(row.id) or self.composer.confirmation(
+                meeting, row.key, action.time_zone or "UTC", now
+            )
+        except PrepbotError as exc:
+            self.settler.settle(row, Status.FAILED, now, f"template: {exc}", report)
+            # O2 / H3: a row that fails for good is an alert (stderr, exit 1), not just a count
+            report.errors.append(f"confirmation for {row.key.event_id} failed: template: {exc}")
+            return None
 
     def _in_doubt(
         self, row: ActionRow, meeting: Meeting, composed: Composed, now: datetime, why: str, report: Report
