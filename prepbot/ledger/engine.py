@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -114,8 +116,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        _switch_to_wal(cursor, busy_timeout_ms / 1000)
         cursor.execute("PRAGMA foreign_keys=ON")
         # WAL + NORMAL: a commit survives a crash of prepbot without an fsync of its own; the WAL is
         # synced by the next durable transaction (see ``transaction``) and at checkpoints.
@@ -128,6 +130,27 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # fail with SQLITE_BUSY on the lock upgrade instead of waiting for busy_timeout.
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _switch_to_wal(cursor: Any, timeout_s: float) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another connection holds a lock, up to ``timeout_s``.
+
+    On a new database (still in rollback-journal mode) the switch reads the file, then needs its
+    exclusive lock: when another process is writing it at that moment (two prepbot processes started
+    together on a new ledger), SQLite answers SQLITE_BUSY at once rather than call the busy handler,
+    which could deadlock there. Waiting and trying again is what the busy timeout would have done.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = 0.001
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 @contextmanager
