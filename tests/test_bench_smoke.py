@@ -120,3 +120,12 @@ def test_throughput_is_shown_for_the_cycle_and_for_the_whole_process_against_the
     loops = figures["smtp"][0]["runs"]
     cycle = [d / ((loops[i] + loops[i + 1]) / 2) for i, d in enumerate(day["cycle_runs"])]
     assert f"| {cycle[0]:.2f}, {cycle[1]:.2f} |" in text
+
+
+def test_every_size_up_to_ten_thousand_is_decided_by_several_day_cycles() -> None:
+    from bench.__main__ import parse_args, repeats_for
+
+    default = parse_args([])
+    assert [repeats_for(default, n) for n in (20, 1000, 10000, 50000)] == [5, 5, 3, 1]
+    fewer = parse_args(["--repeats", "2", "--repeats-large", "1", "--repeat-max", "1000"])
+    assert [repeats_for(fewer, n) for n in (1000, 10000)] == [2, 1]
