@@ -1,10 +1,13 @@
 """One day's cycle at N meetings: API calls, wall time and peak RSS of a real `prepbot tick`.
 
 Run: ``.venv/bin/python -m bench.day_cycle [N ...]`` (default 1000). For each N it seeds a sandbox org
-(a subprocess, so its memory is not counted) with N meetings tomorrow, runs `prepbot tick` as its own
-process at the day-before send moment (sync, N confirmations, N Tasks, N prep notes), then a second
-tick with nothing changed, and prints the sandbox's API counter against the minimum the API allows
-(query pages of 2,000 + writes in collections of 200) and the peak RSS of the tick process.
+(a subprocess, so its memory is not counted) with N meetings tomorrow, starts an SMTP sink in a process
+of its own (`prepbot sandbox smtp`: a relay is not on Salesforce's servers, and in one process with the
+org the sink's replies would wait on the org's work, which the smtplib loop it is compared with never
+meets), runs `prepbot tick` as its own process at the day-before send moment (sync, N confirmations, N
+Tasks, N prep notes), then a second tick with nothing changed, and prints the sandbox's API counter
+against the minimum the API allows (query pages of 2,000 + writes in collections of 200) and the peak
+RSS of the tick process.
 """
 
 from __future__ import annotations
@@ -118,11 +121,17 @@ def cycle_seconds(output: str) -> float | None:
     return float(found[1]) if found else None
 
 
-def org_counts(org: SandboxProcess) -> dict[str, int]:
-    """Tasks and ContentNotes in the org and messages in the sink (read after the measured ticks)."""
+def sink_process(folder: Path) -> SandboxProcess:
+    """An SMTP sink alone, in its own process (`prepbot sandbox smtp`), storing into ``folder``."""
+    return SandboxProcess("--outbox", str(folder), command="smtp")
+
+
+def org_counts(org: SandboxProcess, outbox: Path) -> dict[str, int]:
+    """Tasks and ContentNotes in the org and messages in the sink's ``outbox`` (read after the
+    measured ticks)."""
     session = client_session(org.ca_bundle)
     session.headers["Authorization"] = f"Bearer {org.access_token}"
-    counts = {"messages_sent": len(list(Path(org.outbox).glob("*.eml")))}
+    counts = {"messages_sent": len(list(outbox.glob("*.eml")))}
     with session:
         for sobject in ("Task", "ContentNote"):
             resp = session.get(
@@ -141,32 +150,36 @@ def measure(n: int) -> dict[str, Any]:
         seed_file = folder / "seed.json"
         seed_file.write_text(json.dumps(seed(n)), encoding="utf-8")
         started = time.perf_counter()
-        with SandboxProcess(
-            "--seed",
-            str(seed_file),
-            "--state",
-            str(folder / "org"),
-            "--daily-api-limit",
-            "10000000",
-            ready_timeout=900,
-        ) as org:
+        with (
+            SandboxProcess(
+                "--seed",
+                str(seed_file),
+                "--state",
+                str(folder / "org"),
+                "--daily-api-limit",
+                "10000000",
+                ready_timeout=900,
+            ) as org,
+            sink_process(folder / "outbox") as sink,
+        ):
             seeded = time.perf_counter() - started
             config = folder / "prepbot.toml"
             extra = f'\n[messages]\norg_time_zone = "{ZONE}"\n[schedule]\nbatch_size = 200\n'
-            write_sandbox_config(config, org, folder, extra=extra)
+            write_sandbox_config(config, org, folder, smtp=(sink.smtp_host, sink.smtp_port), extra=extra)
             # The meetings were booked a while before the send moment, not seconds before (the
             # org's clock moves on an hour): an incremental sync re-reads the last minutes of
             # changes (its overlap) in a new process, which a real steady state does not have.
             org_later = datetime.now(UTC) + timedelta(hours=1)
             org.control("POST", "clock", {"now": org_later.isoformat()})
             before = org.control("GET", "api-usage")["used"]
-            org_cpu = process_cpu_seconds(org.proc.pid)
+            org_cpu, sink_cpu = process_cpu_seconds(org.proc.pid), process_cpu_seconds(sink.proc.pid)
             day_seconds, day_rss, day_out, day_exit, day_cpu = run_tick(config, SEND_MOMENT)
             org_cpu = process_cpu_seconds(org.proc.pid) - org_cpu
+            sink_cpu = process_cpu_seconds(sink.proc.pid) - sink_cpu
             after_day = org.control("GET", "api-usage")["used"]
             steady_seconds, _, _, steady_exit, _ = run_tick(config, "2026-12-01T09:05:00Z")
             after_steady = org.control("GET", "api-usage")["used"]
-            counts = org_counts(org)
+            counts = org_counts(org, Path(sink.outbox))
     cycle = cycle_seconds(day_out)
     return {
         "meetings": n,
@@ -181,9 +194,10 @@ def measure(n: int) -> dict[str, Any]:
         "cycle_seconds": cycle,
         "cycle_meetings_per_second": round(n / cycle, 1) if cycle else None,
         "peak_rss_mib": day_rss,
-        # CPU per meeting of the tick process, and of the sandbox (org + SMTP sink) meanwhile
+        # CPU per meeting of the tick process, and meanwhile of the sandbox org and of the SMTP sink
         "tick_cpu_ms_per_meeting": round(1000 * day_cpu / n, 2),
         "sandbox_cpu_ms_per_meeting": round(1000 * org_cpu / n, 2),
+        "sink_cpu_ms_per_meeting": round(1000 * sink_cpu / n, 2),
         "steady_seconds": round(steady_seconds, 1),
         "tick": (day_out.strip().splitlines() or [""])[-1],
         "tick_exit_codes": [day_exit, steady_exit],
@@ -204,6 +218,7 @@ def main(argv: list[str]) -> int:
         "peak_rss_mib",
         "tick_cpu_ms_per_meeting",
         "sandbox_cpu_ms_per_meeting",
+        "sink_cpu_ms_per_meeting",
     )
     print(" | ".join(header))
     for n in sizes:

@@ -83,7 +83,8 @@ def render_results(r: dict[str, Any]) -> tuple[str, list[Verdict]]:
         f"- Code: commit {m['commit']}",
         f"- Command: `{r['command']}` (`make bench`)",
         "- Everything runs against the sandbox org (`prepbot sandbox serve`, its own process: HTTPS + "
-        "SQLite) and its SMTP sink, on this machine; each comparison is measured in the same run.",
+        "SQLite) and an SMTP sink in a process of its own (`prepbot sandbox smtp`, as a relay runs on its "
+        "own machine), on this machine; each comparison is measured in the same run.",
     ]
     parts = [
         "# prepbot benchmark results (issue 7)",

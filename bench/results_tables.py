@@ -161,8 +161,9 @@ def throughput_table(r: dict[str, Any]) -> tuple[str, list[Verdict]]:
         "the whole `prepbot tick` process, which also holds the interpreter's start, the imports, the "
         "configuration check and the build (paid once by `prepbot run`, and measured apart in section 5). "
         f"The loop sends as many copies of one pre-rendered confirmation ({size} bytes) with "
-        "`smtplib.SMTP.sendmail` on one connection to a sandbox's SMTP sink, the same sink prepbot sends "
-        "to; its time starts at the connection, after its own start-up and rendering. Each day cycle runs "
+        "`smtplib.SMTP.sendmail` on one connection to an SMTP sink in its own process (`prepbot sandbox "
+        "smtp`), the same program prepbot sends to; its time starts at the connection, after its own "
+        "start-up and rendering. Each day cycle runs "
         "between two loops (loop, day, loop, ...): its ratio is its rate over the mean of those two loops' "
         "rates, and the verdict is on the median ratio. The rates shown are medians; the seconds are the "
         "first run's."
@@ -205,31 +206,33 @@ def cpu_budget_table(r: dict[str, Any]) -> str:
     rows: list[str] = []
     for row in good(r["day"]):
         tick, org = row.get("tick_cpu_ms_per_meeting"), row.get("sandbox_cpu_ms_per_meeting")
+        # older figures have no sink of its own: its CPU is in the org's (one process)
+        sink_day = row.get("sink_cpu_ms_per_meeting")
         loop = loops.get(row["meetings"], {})
         sink = loop.get("sink_cpu_ms_per_message")
         if tick is None or org is None or sink is None:
             continue
-        total = tick + org
+        total = tick + org + (sink_day or 0)
         ceiling = cores * 1000 / total
         half = side_by_side_ratio(row, loop)[1] / 2
         rows.append(
-            f"| {n_(row['meetings'])} | {tick} | {org} | {total:.2f} | {ceiling:.0f} | "
-            f"{loop['loop_cpu_ms_per_message']} + {sink} | {half:.0f} |"
+            f"| {n_(row['meetings'])} | {tick} | {org} | {'in the org' if sink_day is None else sink_day} "
+            f"| {total:.2f} | {ceiling:.0f} | {loop['loop_cpu_ms_per_message']} + {sink} | {half:.0f} |"
         )
     if not rows:
         return "Not measured (older figures without CPU times)."
     header = (
-        "| meetings | prepbot tick CPU ms/meeting | sandbox CPU ms/meeting (org + SMTP sink) | "
-        f"total | best possible on {cores} cores (meetings/s) | smtplib loop CPU ms/msg (client + sink) "
+        "| meetings | prepbot tick CPU ms/meeting | sandbox org CPU ms/meeting | SMTP sink CPU ms/meeting "
+        f"| total | best possible on {cores} cores (meetings/s) | smtplib loop CPU ms/msg (client + sink) "
         "| ½ loop rate (the target, /s) |"
     )
     note = (
-        "CPU is user + system time of the `prepbot tick` process and of the sandbox process during it. "
-        f"Even spread perfectly over all {cores} cores, a day's cycle cannot go faster than cores ÷ "
-        "total CPU per meeting. The SMTP sink alone costs what the loop's sink column says per message, "
-        "on the same cores."
+        "CPU is user + system time of the `prepbot tick` process, and of the sandbox org's and the SMTP "
+        f"sink's processes during it. Even spread perfectly over all {cores} cores, a day's cycle cannot "
+        "go faster than cores ÷ total CPU per meeting. The loop's sink is the same program, fed by the "
+        "loop alone."
     )
-    return _table(header, "|---:|---:|---:|---:|---:|---:|---:|", rows, note)
+    return _table(header, "|---:|---:|---:|---:|---:|---:|---:|---:|", rows, note)
 
 
 def memory_table(r: dict[str, Any]) -> tuple[str, list[Verdict]]:

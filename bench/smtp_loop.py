@@ -1,10 +1,11 @@
 """The SMTP reference: a plain smtplib loop sending N pre-rendered messages on one connection.
 
-Run: ``.venv/bin/python -m bench.smtp_loop [N ...]`` (default 1000). The sink is a sandbox's (a
-`prepbot sandbox serve` subprocess, the same sink `bench.day_cycle` sends to). The message is one real
-confirmation rendered by prepbot beforehand (`bench.render_rate.sample_confirmation_bytes`); each copy
-goes to its own recipient. Nothing is rendered inside the timed loop: this is the rate of the relay
-itself, the ceiling for prepbot's end-to-end throughput.
+Run: ``.venv/bin/python -m bench.smtp_loop [N ...]`` (default 1000). The sink is the one
+`bench.day_cycle` sends prepbot's mail to: `prepbot sandbox smtp`, a sink alone in its own process. The
+message is one real confirmation rendered by prepbot beforehand
+(`bench.render_rate.sample_confirmation_bytes`); each copy goes to its own recipient. Nothing is
+rendered inside the timed loop: this is the rate of the relay itself, the ceiling for prepbot's
+end-to-end throughput.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.day_cycle import process_cpu_seconds, seed
+from bench.day_cycle import process_cpu_seconds, sink_process
 from bench.render_rate import sample_confirmation_bytes
-from prepbot.sandbox.runner import SandboxProcess
 
 
 def send_loop(host: str, port: int, messages: list[tuple[str, bytes]], sender: str) -> float:
@@ -32,18 +32,15 @@ def send_loop(host: str, port: int, messages: list[tuple[str, bytes]], sender: s
 
 
 def measure(n: int) -> dict[str, Any]:
-    """Messages per second of the smtplib loop into a fresh sandbox's SMTP sink."""
+    """Messages per second of the smtplib loop into a fresh SMTP sink (`prepbot sandbox smtp`)."""
     data = sample_confirmation_bytes()
     messages = [(f"client{i}@bench.test", data) for i in range(n)]
-    with tempfile.TemporaryDirectory(prefix="prepbot-smtp-") as tmp:
-        seed_file = Path(tmp) / "seed.json"
-        seed_file.write_text(json.dumps(seed(0)), encoding="utf-8")
-        with SandboxProcess("--seed", str(seed_file), "--state", str(Path(tmp) / "org")) as org:
-            sink_cpu, loop_cpu = process_cpu_seconds(org.proc.pid), time.process_time()
-            seconds = send_loop(org.smtp_host, org.smtp_port, messages, "meetings@bench.test")
-            sink_cpu = process_cpu_seconds(org.proc.pid) - sink_cpu
-            loop_cpu = time.process_time() - loop_cpu
-            stored = len(list(Path(org.outbox).glob("*.eml")))
+    with tempfile.TemporaryDirectory(prefix="prepbot-smtp-") as tmp, sink_process(Path(tmp) / "sink") as sink:
+        sink_cpu, loop_cpu = process_cpu_seconds(sink.proc.pid), time.process_time()
+        seconds = send_loop(sink.smtp_host, sink.smtp_port, messages, "meetings@bench.test")
+        sink_cpu = process_cpu_seconds(sink.proc.pid) - sink_cpu
+        loop_cpu = time.process_time() - loop_cpu
+        stored = len(list(Path(sink.outbox).glob("*.eml")))
     return {
         "messages": n,
         "smtp_seconds": round(seconds, 2),

@@ -120,13 +120,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     tmp = None if state else Path(tempfile.mkdtemp(prefix="prepbot-sandbox-"))
     state_dir = (state or tmp or Path(".")).resolve()
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = _stop_on_signals()
     handle = start_sandbox(
         seeds=seed or [],
         state_dir=state_dir,
@@ -148,10 +142,61 @@ def serve(
             "config": str(write_config.resolve()) if write_config else None,
         }
         print(json.dumps(info), flush=True)
-        while not stop.wait(0.5):
-            pass
+        _wait(stop)
         log.info("sandbox shutting down")
     finally:
         handle.stop()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@sandbox_app.command()
+def smtp(
+    port: Annotated[int, typer.Option(help="SMTP port on 127.0.0.1 (0 = any free port).")] = 0,
+    outbox: Annotated[
+        Path | None, typer.Option(help="Folder for received .eml files (default: a temp dir).")
+    ] = None,
+) -> None:
+    """Serve an SMTP sink alone, in its own process, until SIGINT/SIGTERM.
+
+    A stand-in for a mail relay on a machine of its own: the org's HTTPS work never holds up its
+    replies (in `serve`, the sink shares one Python process with the org). Prints one JSON line
+    (smtp_host, smtp_port, outbox) once it listens; point `[smtp]` at it. The benchmarks send to it.
+    """
+    from prepbot.sandbox.smtp_sink import SmtpSink
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    tmp = None if outbox else Path(tempfile.mkdtemp(prefix="prepbot-sink-"))
+    folder = (outbox or tmp or Path(".")).resolve()
+    stop = _stop_on_signals()
+    sink = SmtpSink(folder, port=port)
+    try:
+        sink.start()
+    except (OSError, RuntimeError) as exc:
+        typer.echo(f"smtp sink: cannot listen on 127.0.0.1:{port}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        print(json.dumps({"smtp_host": sink.host, "smtp_port": sink.port, "outbox": str(folder)}), flush=True)
+        _wait(stop)
+        log.info("smtp sink shutting down")
+    finally:
+        sink.stop()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (the foreground commands stop cleanly on either)."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
+
+
+def _wait(stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        pass

@@ -191,10 +191,18 @@ class SandboxProcess:
     `info` is the JSON line the sandbox printed; `stop()` sends SIGTERM and waits.
     """
 
-    def __init__(self, *args: str, env: Mapping[str, str] | None = None, ready_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        ready_timeout: float = 60.0,
+        command: str = "serve",
+    ) -> None:
+        """``command``: ``serve`` (org + sink) or ``smtp`` (a sink alone: ``smtp_host``,
+        ``smtp_port`` and ``outbox`` only)."""
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in __exit__)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "prepbot.sandbox", "serve", *args],
+            [sys.executable, "-m", "prepbot.sandbox", command, *args],
             stdout=subprocess.PIPE,
             stderr=self._log,
             env=dict(env) if env is not None else None,

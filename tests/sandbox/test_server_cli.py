@@ -1,8 +1,9 @@
-"""`python -m prepbot.sandbox serve` as a subprocess: the JSON line, SIGTERM, state and --write-config."""
+"""`python -m prepbot.sandbox serve` and `smtp` as subprocesses: the JSON line, SIGTERM, state, config."""
 
 from __future__ import annotations
 
 import json
+import smtplib
 import stat
 import tomllib
 from pathlib import Path
@@ -87,3 +88,34 @@ def test_serve_without_state_uses_a_temporary_folder(seed_file: Path) -> None:
         ca = Path(proc.info["ca_bundle"])
         assert ca.exists()
     assert not ca.exists()
+
+
+def test_smtp_serves_a_sink_alone_that_stores_what_it_accepts(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    with SandboxProcess("--outbox", str(outbox), command="smtp") as sink:
+        assert set(sink.info) == {"smtp_host", "smtp_port", "outbox"}
+        assert sink.info["outbox"] == str(outbox.resolve())
+        with smtplib.SMTP(sink.smtp_host, sink.smtp_port, timeout=30) as client:
+            refused = client.sendmail(
+                "rep@example.com", ["client@example.com"], b"Subject: Morgen\r\n\r\nTot dan.\r\n"
+            )
+        assert refused == {}
+        code = sink.stop()
+    assert code == 0
+    [stored] = outbox.glob("*.eml")
+    assert b"Subject: Morgen" in stored.read_bytes()
+
+
+def test_smtp_on_a_port_in_use_says_so_and_exits_1(tmp_path: Path) -> None:
+    with SandboxProcess("--outbox", str(tmp_path / "a"), command="smtp") as first:
+        taken = str(first.smtp_port)
+        with pytest.raises(RuntimeError, match=f"cannot listen on 127.0.0.1:{taken}") as caught:
+            SandboxProcess("--outbox", str(tmp_path / "b"), "--port", taken, command="smtp")
+    assert "Traceback" not in str(caught.value)
+
+
+def test_smtp_without_outbox_uses_a_temporary_folder() -> None:
+    with SandboxProcess(command="smtp") as sink:
+        folder = Path(sink.outbox)
+        assert folder.is_dir()
+    assert not folder.exists()
