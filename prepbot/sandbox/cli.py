@@ -169,18 +169,22 @@ def smtp(
     tmp = None if outbox else Path(tempfile.mkdtemp(prefix="prepbot-sink-"))
     folder = (outbox or tmp or Path(".")).resolve()
     stop = _stop_on_signals()
-    sink = SmtpSink(folder, port=port)
+    sink: SmtpSink | None = None
     try:
-        sink.start()
-    except (OSError, RuntimeError) as exc:
-        typer.echo(f"smtp sink: cannot listen on 127.0.0.1:{port}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    try:
+        try:
+            sink = SmtpSink(folder, port=port)
+            sink.start()
+        except (OSError, RuntimeError) as exc:
+            typer.echo(
+                f"smtp sink: cannot store into {folder} or listen on 127.0.0.1:{port}: {exc}", err=True
+            )
+            raise typer.Exit(1) from None
         print(json.dumps({"smtp_host": sink.host, "smtp_port": sink.port, "outbox": str(folder)}), flush=True)
         _wait(stop)
         log.info("smtp sink shutting down")
     finally:
-        sink.stop()
+        if sink is not None:
+            sink.stop()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 

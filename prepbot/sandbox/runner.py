@@ -186,7 +186,8 @@ def start_sandbox(
 
 
 class SandboxProcess:
-    """`python -m prepbot.sandbox serve ...` as a subprocess (for CLI end-to-end tests).
+    """`python -m prepbot.sandbox serve ...` (or ``smtp ...``) as a subprocess (CLI end-to-end tests,
+    the benchmarks).
 
     `info` is the JSON line the sandbox printed; `stop()` sends SIGTERM and waits.
     """

@@ -109,7 +109,7 @@ def test_smtp_serves_a_sink_alone_that_stores_what_it_accepts(tmp_path: Path) ->
 def test_smtp_on_a_port_in_use_says_so_and_exits_1(tmp_path: Path) -> None:
     with SandboxProcess("--outbox", str(tmp_path / "a"), command="smtp") as first:
         taken = str(first.smtp_port)
-        with pytest.raises(RuntimeError, match=f"cannot listen on 127.0.0.1:{taken}") as caught:
+        with pytest.raises(RuntimeError, match=f"listen on 127.0.0.1:{taken}") as caught:
             SandboxProcess("--outbox", str(tmp_path / "b"), "--port", taken, command="smtp")
     assert "Traceback" not in str(caught.value)
 
@@ -119,3 +119,11 @@ def test_smtp_without_outbox_uses_a_temporary_folder() -> None:
         folder = Path(sink.outbox)
         assert folder.is_dir()
     assert not folder.exists()
+
+
+def test_smtp_with_an_outbox_it_cannot_create_says_so_and_exits_1(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(RuntimeError, match="cannot store into") as caught:
+        SandboxProcess("--outbox", str(blocker / "outbox"), command="smtp")
+    assert "Traceback" not in str(caught.value)
