@@ -17,7 +17,9 @@ from typing import Any
 
 from prepbot.composer import Composer, LanguagePolicy, Sender
 from prepbot.domain import ActionKey, Meeting, MessageKind
+from prepbot.flows.notes import playbook_note_scripts
 from prepbot.messages import build_email
+from prepbot.playbooks import load_playbook
 from prepbot.prepnote import ConfirmationStatus, build_prep_note
 from prepbot.rendering import Renderer, shipped_templates_dir
 from prepbot.samples import SAMPLE_SEND_AT, SAMPLE_ZONE, sample_meeting
@@ -57,7 +59,9 @@ def _rate(render: Callable[[int], Any], seconds: float, min_count: int) -> dict[
 
 
 def measure(seconds: float = 3.0, min_count: int = 20) -> dict[str, dict[str, float]]:
-    """Renders/s of the confirmation (subject, text, HTML) and of the prep note (title, HTML)."""
+    """Renders/s of the confirmation (subject, text, HTML), of the prep note (title, HTML) and of the
+    prep note with the fallback scripts the shipped playbook chooses for the meeting, chosen and
+    rendered as the note flow does for every note (what the render process does per meeting)."""
     composer = default_composer()
     base = sample_meeting()
     # A different start per render, so no cache above the template level can help.
@@ -78,9 +82,17 @@ def measure(seconds: float = 3.0, min_count: int = 20) -> dict[str, dict[str, fl
             composer.renderer, meetings[i % len(meetings)], status, [], org_time_zone=SAMPLE_ZONE
         )
 
+    scripts = playbook_note_scripts(composer.renderer, load_playbook(), composer, SAMPLE_ZONE)
+
+    def note_with_scripts(i: int) -> Any:
+        meeting = meetings[i % len(meetings)]
+        chosen = scripts(meeting)
+        return build_prep_note(composer.renderer, meeting, status, chosen, org_time_zone=SAMPLE_ZONE)
+
     return {
         "confirmation": _rate(confirmation, seconds, min_count),
         "prep_note": _rate(note, seconds, min_count),
+        "prep_note_with_scripts": _rate(note_with_scripts, seconds, min_count),
     }
 
 

@@ -263,7 +263,9 @@ def render_table(r: dict[str, Any]) -> str:
     note = (
         "Through prepbot's own `Composer.confirmation` (subject + text + HTML, context included) and "
         "`build_prep_note` (title + HTML), on `prepbot.samples.sample_meeting()`; one warm-up render "
-        "compiles the templates, the loop only renders. No target (informational)."
+        "compiles the templates, the loop only renders. *Prep note with scripts* also chooses the "
+        "fallback scripts with the shipped playbook and renders them into the note, as the note flow does "
+        "for every meeting (in the render process). No target (informational)."
     )
     return _table("| message | renders | seconds | renders/s |", "|---|---:|---:|---:|", rows, note)
 

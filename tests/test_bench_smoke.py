@@ -89,6 +89,7 @@ def test_the_smtp_loop_stores_every_message_and_every_measure_is_positive(
     assert figures["smtp"][0]["sink_cpu_ms_per_message"] > 0
     assert figures["render"]["confirmation"]["renders"] > 0
     assert figures["render"]["prep_note"]["renders"] > 0
+    assert figures["render"]["prep_note_with_scripts"]["renders"] > 0
     assert figures["startup"]["median_ms"] > 0
     assert figures["startup"]["imports"]
     assert figures["sandbox"]["tasks"]["calls"] == 1  # 20 Tasks: one collection
