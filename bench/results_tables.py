@@ -305,7 +305,8 @@ def workers_table(r: dict[str, Any]) -> str:
         text += "\n\nFailed: " + "; ".join(failed)
     return text + (
         f"\n\n`bench.scale_workers.measure(workers, {n_(r['workers_n'])})`: a planner and W `prepbot run "
-        "--role worker` processes on one PostgreSQL ledger, one sandbox org + SMTP sink."
+        "--role worker` processes on one PostgreSQL ledger, one sandbox org, and an SMTP sink in its own "
+        "process."
     )
 
 

@@ -142,7 +142,8 @@ class Process:
 
 @dataclass
 class Stack:
-    """A PostgreSQL ledger, a sandbox org seeded with N due meetings, a config, and prepbot processes."""
+    """A PostgreSQL ledger, a sandbox org seeded with N due meetings, an SMTP sink in its own process
+    (`prepbot sandbox smtp`, as for the day cycle), a config, and prepbot processes."""
 
     folder: Path
     n: int
@@ -151,6 +152,7 @@ class Stack:
     url: str = ""
     config: Path = Path()
     org: Any = None
+    sink: Any = None
     _pg: PgServer | None = None
     _pg_folder: Path | None = None
     _dropdb: str | None = None
@@ -171,8 +173,11 @@ class Stack:
             "100000000",
             ready_timeout=900,
         )
+        self.sink = SandboxProcess("--outbox", str(self.folder / "sink"), command="smtp")
         self.config = self.folder / "prepbot.toml"
-        write_sandbox_config(self.config, self.org, self.folder)
+        write_sandbox_config(
+            self.config, self.org, self.folder, smtp=(self.sink.smtp_host, self.sink.smtp_port)
+        )
         text = re.sub(r'(?m)^url = "sqlite:.*"$', f'url = "{self.url}"', self.config.read_text("utf-8"))
         t = self.timing
         text += SCALE_CONFIG.format(sync=t.sync, dispatch=t.dispatch, lease=t.lease, batch=t.batch, zone=ZONE)
@@ -264,9 +269,10 @@ class Stack:
     def stop(self) -> None:
         """Stop everything this stack started (idempotent; safe after a failure)."""
         self.terminate_all(timeout=30)
-        if self.org is not None:
-            self.org.__exit__(None, None, None)
-            self.org = None
+        for server in (self.org, self.sink):
+            if server is not None:
+                server.__exit__(None, None, None)
+        self.org = self.sink = None
         if self._pg is not None:
             self._pg.stop(mode="immediate")
             self._pg = None
@@ -291,7 +297,8 @@ class Stack:
     # -- what happened ----------------------------------------------------------------------------
 
     def outbox(self) -> Path:
-        return Path(self.org.info.get("outbox") or self.folder / "org" / "outbox")
+        """The folder of the messages the SMTP sink accepted."""
+        return Path(self.sink.outbox)
 
     def sink_message_ids(self) -> Counter[str]:
         """Message-ID -> how many times the SMTP sink received it (prepbot derives it from the row key)."""
