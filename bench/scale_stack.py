@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.day_cycle import sink_process  # noqa: E402
 from prepbot.sandbox.cli import write_sandbox_config  # noqa: E402
 from prepbot.sandbox.runner import SandboxProcess  # noqa: E402
 from tests.pgserver import PgServer, bindir  # noqa: E402
@@ -173,7 +174,7 @@ class Stack:
             "100000000",
             ready_timeout=900,
         )
-        self.sink = SandboxProcess("--outbox", str(self.folder / "sink"), command="smtp")
+        self.sink = sink_process(self.folder / "sink")
         self.config = self.folder / "prepbot.toml"
         write_sandbox_config(
             self.config, self.org, self.folder, smtp=(self.sink.smtp_host, self.sink.smtp_port)
