@@ -228,6 +228,15 @@ def test_text_macros_used_in_html_are_escaped(admin: Path) -> None:
     assert html is not None and "<script>" not in html and "&lt;script&gt;" in html
 
 
+def test_imported_macro_files_see_the_sandbox_globals_which_no_template_can_change(admin: Path) -> None:
+    # each template gets its own copy of the sandbox's globals (prepbot.template_sandbox.make_globals)
+    write(admin, "en/m.txt", "{% macro dots(n) %}{% for i in range(n) %}.{% endfor %}{% endmacro %}")
+    write(admin, "en/confirmation.txt", '{% set range = None %}{% import "en/m.txt" as m %}[{{ m.dots(3) }}]')
+    write(admin, "en/confirmation.subject.txt", "{{ range(2)|list|length }} dots")
+    result = renderer(admin).render("confirmation", "en", context())
+    assert (result.text.strip(), result.subject) == ("[...]", "2 dots")
+
+
 def test_an_html_template_may_not_include_a_text_template(admin: Path) -> None:
     write(admin, "en/confirmation.html", '<p>{% include "en/confirmation.txt" %}</p>')
     with pytest.raises(TemplateError, match="cannot include"):
