@@ -128,10 +128,18 @@ class Meeting:
     no_show: bool = False  # the mapped no-show field holds the configured value
     travel_distance_km: float | None = None
     custom: tuple[tuple[str, object], ...] = field(default=())  # other mapped fields, by logical name
+    # derived from the start, once: read about ten times per meeting in a cycle (issue 7)
+    _occurrence: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_occurrence", self._occurrence_text())
 
     @property
     def occurrence(self) -> str:
         """Stable text of this occurrence's start: ISO UTC instant, or the date for all-day events."""
+        return self._occurrence
+
+    def _occurrence_text(self) -> str:
         if self.all_day or self.start_at is None:
             return self.activity_date.isoformat() if self.activity_date else ""
         return self.start_at.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -130,10 +130,10 @@ def _attrs_ok(tag: str, attrs: str) -> bool:
 def text_preview(body: bytes | str) -> str | None:
     """The plain-text preview Salesforce derives from a note body (first 255 characters).
 
-    Only the start of the text is unescaped and collapsed when that is enough (the unescaping is
-    most of a long note's cost; issue 7, the sandbox's own CPU): cut just before an ``&``, the start unescapes to the start of the whole (a
-    reference never holds an ``&``), and collapsing the white space of a start gives a start of the
-    whole's.
+    When the start of the text is enough, only the start is unescaped and collapsed (the unescaping
+    is most of a long note's cost; issue 7, the sandbox's own CPU). Cut just before an ``&``, the
+    start unescapes to the start of the whole (a reference never holds an ``&``), and collapsing the
+    white space of a start gives a start of the whole's.
     """
     text = body.decode("utf-8") if isinstance(body, bytes) else body
     text = _ANY_TAG_RE.sub("", _BREAK_RE.sub(" ", text))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -129,3 +130,14 @@ def test_key_kind_is_confirmation_and_address_check_is_strict() -> None:
     assert confirmation_for(meeting(), POLICY, AUDIENCE, NOW).key.kind is MessageKind.CONFIRMATION
     assert is_valid_address("a.b+c@example.co.uk")
     assert not is_valid_address("a b@example.com") and not is_valid_address("a@example")
+
+
+def test_a_meeting_copied_with_a_new_start_has_the_new_start_s_occurrence() -> None:
+    """The occurrence is kept with the meeting (read ten times a cycle): a copy made with
+    ``dataclasses.replace``, or sent to the render process, carries its own start's."""
+    moved = dataclasses.replace(meeting(), start_at=datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
+    assert moved.occurrence == "2026-12-03T09:00:00Z"
+    assert pickle.loads(pickle.dumps(moved)).occurrence == "2026-12-03T09:00:00Z"
+    all_day = dataclasses.replace(moved, all_day=True, start_at=None, activity_date=date(2026, 12, 4))
+    assert all_day.occurrence == "2026-12-04"
+    assert all_day == dataclasses.replace(all_day)
