@@ -6,14 +6,17 @@ import gc
 import subprocess
 import sys
 
-from prepbot.cli import long_lived_heap
+from prepbot.cli import CYCLE_GC_THRESHOLD, long_lived_heap
 
 
 def test_the_long_lived_heap_is_frozen_only_while_the_cycle_runs() -> None:
-    before = gc.get_freeze_count()
+    before, threshold = gc.get_freeze_count(), gc.get_threshold()
     with long_lived_heap():
         assert gc.get_freeze_count() > before
+        assert gc.get_threshold() == (CYCLE_GC_THRESHOLD, *threshold[1:])
+        assert threshold[0] < CYCLE_GC_THRESHOLD
     assert gc.get_freeze_count() == before
+    assert gc.get_threshold() == threshold
 
 
 def test_the_command_line_leaves_the_heap_to_the_os_when_it_ends() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -62,6 +63,22 @@ def test_the_child_takes_the_cpu_priority_it_was_given_below_its_parent(nice: in
     try:
         assert made.submit([0])() == [min(os.nice(0) + nice, 19)]
         assert os.nice(0) == niceness(0)  # this process keeps its own priority
+    finally:
+        made.close()
+
+
+def frozen(_job: int) -> int:
+    return gc.get_freeze_count()
+
+
+def test_the_child_keeps_what_it_inherited_out_of_the_collector_s_scans() -> None:
+    """The objects the fork copied live as long as the child (issue 7: a full collection of them
+    costs the render process tens of milliseconds)."""
+    assert gc.get_freeze_count() == 0
+    made: ProcessMap[int, int] = ProcessMap(frozen)
+    try:
+        [count] = made.submit([0])()
+        assert count > 1000  # the test process's modules, at least
     finally:
         made.close()
 
