@@ -38,13 +38,20 @@ def _doc(text: str) -> dict[str, str]:
 _SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 
 
+def has_no_controls(text: str) -> bool:
+    """Whether ``text`` is free of "Other" characters (categories Cc, Cf, Cs, Co, Cn) and of line and
+    paragraph separators: the common case, decided at C speed (issue 7).
+
+    isprintable() is False for every separator but the ASCII space, also for the no-break spaces a
+    CRM name or Babel's "10:00\u202fAM" carries, which are no controls: those are screened out first.
+    """
+    return text.isprintable() or _SPACES.sub(" ", text).isprintable()
+
+
 def _clean_chars(text: str, *, keep_newlines: bool) -> str:
     text = text.replace("\r\n", "\n")
-    probe = text.replace("\n", "").replace("\t", "") if keep_newlines else text
-    # isprintable() is False for every separator but the ASCII space, also the no-break spaces a
-    # CRM name or Babel's "10:00\u202fAM" carries, which are kept: those are screened out first.
-    if probe.isprintable() or _SPACES.sub(" ", probe).isprintable():  # no "Other", no line or
-        return text  # paragraph separator (the common case, at C speed: issue 7)
+    if has_no_controls(text.replace("\n", "").replace("\t", "") if keep_newlines else text):
+        return text
     out = []
     for char in text:
         if keep_newlines and char in "\n\t":
