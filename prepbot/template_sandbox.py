@@ -97,6 +97,7 @@ def _guard_call(guard: str, node: nodes.Node) -> nodes.Expr:
 
 
 _MAX_REMEMBERED_ATTRIBUTES = 10_000
+_MISSING = object()
 
 
 class CappedSandbox(ImmutableSandboxedEnvironment):
@@ -124,6 +125,7 @@ class CappedSandbox(ImmutableSandboxedEnvironment):
         self.filters.update(_checked_filters(self))
         self.filters["capfirst"] = capfirst
         self._safe_attributes: dict[tuple[type, str], bool] = {}
+        self._plain_attributes: set[tuple[type, str]] = set()  # see getattr
 
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         """A template's globals: a plain dict, the environment's overlaid with ``d``, fixed when
@@ -146,6 +148,30 @@ class CappedSandbox(ImmutableSandboxedEnvironment):
             if len(self._safe_attributes) < _MAX_REMEMBERED_ATTRIBUTES:
                 self._safe_attributes[key] = safe
         return safe
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """Jinja's sandboxed ``obj.attribute``, with a shortcut for what it always gives as it is.
+
+        Jinja reads the attribute, wraps it if it is a ``str.format`` method, asks for the sandbox's
+        verdict and returns it. Once an attribute of a type was found safe and holding a value that
+        cannot be called (so nothing to wrap), the same type's attribute is read and returned
+        directly while it holds such a value: the verdict depends on the type and the name only
+        (see :meth:`is_safe_attribute`). A template reads ~130 attributes per meeting (issue 7).
+        """
+        key = (type(obj), attribute)
+        if key in self._plain_attributes:
+            value = getattr(obj, attribute, _MISSING)
+            if value is not _MISSING and not callable(value):
+                return value
+        value = super().getattr(obj, attribute)
+        if (
+            self._safe_attributes.get(key) is True
+            and not callable(value)
+            and getattr(obj, attribute, _MISSING) is value
+            and len(self._plain_attributes) < _MAX_REMEMBERED_ATTRIBUTES
+        ):
+            self._plain_attributes.add(key)
+        return value
 
     def _generate(
         self, source: nodes.Template, name: str | None, filename: str | None, defer_init: bool = False
