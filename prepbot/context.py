@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, get_type_hints
 
 from prepbot.domain import Channel, Meeting
@@ -73,7 +74,20 @@ def clean_line(value: object, limit: int = MAX_LINE_CHARS) -> str:
     """One line of CRM text: controls and line breaks become spaces, runs collapse, length capped."""
     if value is None:
         return ""
-    return _truncate(" ".join(_clean_chars(str(value), keep_newlines=False).split()), limit)
+    if type(value) is str:
+        return _clean_text_line(value, limit)
+    return _cleaned_line(str(value), limit)
+
+
+# A meeting's names and places are cleaned for each view of it (the note's, its scripts', its rules'),
+# and the rep's, the company's and the places' for every meeting: ~40 times per prep note (issue 7).
+@lru_cache(maxsize=8192)
+def _clean_text_line(text: str, limit: int) -> str:
+    return _cleaned_line(text, limit)
+
+
+def _cleaned_line(text: str, limit: int) -> str:
+    return _truncate(" ".join(_clean_chars(text, keep_newlines=False).split()), limit)
 
 
 def clean_block(value: object, limit: int = MAX_DESCRIPTION_CHARS) -> str:

@@ -8,7 +8,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prepbot.context import _clean_chars
+from prepbot.context import _clean_chars, clean_line
 from prepbot.messages import clean_header_text
 from prepbot.prepnote import _joined_lines
 
@@ -51,3 +51,20 @@ def test_a_header_text_is_cleaned_as_character_by_character(text: str) -> None:
 def test_a_note_s_lines_are_joined_as_the_line_break_regex_joins_them(text: str) -> None:
     stripped = text.strip()  # what tidy_note_html joins: stripped first
     assert _joined_lines(stripped) == re.sub(r"\s*\n\s*", " ", stripped)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=TEXTS, limit=st.integers(min_value=5, max_value=40))
+def test_a_line_is_cleaned_the_same_each_time_and_for_each_limit(text: str, limit: int) -> None:
+    """clean_line keeps what it cleaned (a note cleans the same names ~40 times): each call still
+    gives the rule's result, for its own limit, for str and for any other value."""
+    whole = " ".join(by_character(text, keep_newlines=False).split())
+    expected = whole if len(whole) <= limit else whole[: limit - 4].rstrip() + " […]"
+    assert clean_line(text, limit) == expected
+    assert clean_line(text, limit) == expected  # from the cache
+    assert clean_line(text, 300) == (whole if len(whole) <= 300 else whole[:296].rstrip() + " […]")
+
+    class Text(str):
+        pass
+
+    assert clean_line(Text(text), limit) == expected
