@@ -17,6 +17,7 @@ from sqlalchemy import Dialect, Engine, PoolProxiedConnection, Update
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
+from prepbot.ledger.engine import writer_turn
 from prepbot.ledger.settling import LOG_INSERT, Move, fast_log_entry, fast_move
 
 _LOG_COLUMNS = ("action_id", "at", "from_status", "to_status", "reason", "attempt", "worker")
@@ -97,7 +98,8 @@ class DriverMoves:
                 if durable:  # as prepbot.ledger.engine.transaction(durable=True)
                     cursor.execute("PRAGMA synchronous=FULL")
                 try:
-                    return self._in_transaction(raw.dbapi_connection, cursor, update.sql, args, m)
+                    with writer_turn(self._engine):
+                        return self._in_transaction(raw.dbapi_connection, cursor, update.sql, args, m)
                 finally:
                     if durable:
                         cursor.execute("PRAGMA synchronous=NORMAL")
