@@ -60,7 +60,7 @@ class SqlLedgerReads:
 
     def _select_rows(self, query: Select[Any]) -> list[ActionRow]:
         with self._tx(write=False) as conn:
-            return [to_action_row(row) for row in conn.execute(query).mappings()]
+            return [to_action_row(row) for row in conn.execute(query).mappings().all()]
 
     def open_rows(self, event_ids: Sequence[str] | None = None) -> list[ActionRow]:
         """Rows not yet in a terminal state (PLANNED, CLAIMED, SENDING, SENT), of all or these Events.

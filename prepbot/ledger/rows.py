@@ -17,24 +17,6 @@ T = TypeVar("T")
 RowLike = Mapping[Any, Any]  # a stored row: a RowMapping, or a dict of the columns needed
 _CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 
-_ROW_FIELDS = [
-    "due_at",
-    "deadline_at",
-    "attempt",
-    "reason",
-    "to_address",
-    "language",
-    "time_zone",
-    "lease_until",
-    "worker",
-    "message_id",
-    "crm_id",
-    "template_version",
-    "sent_at",
-    "created_at",
-    "updated_at",
-]
-
 
 def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` items."""
@@ -42,16 +24,42 @@ def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+# A stored value to its member: a dict look-up, not the enum's call (a few rows per meeting; issue 7)
+_KINDS = {kind.value: kind for kind in MessageKind}
+_STATUSES = {status.value: status for status in Status}
+
+
 def key_of(row: RowMapping) -> ActionKey:
     """The unique key of a stored ``actions`` row."""
-    return ActionKey(row["event_id"], row["occurrence"], row["recipient"], MessageKind(row["kind"]))
+    kind = row["kind"]
+    return ActionKey(
+        row["event_id"], row["occurrence"], row["recipient"], _KINDS.get(kind) or MessageKind(kind)
+    )
 
 
 def to_action_row(row: RowMapping) -> ActionRow:
     """A stored ``actions`` row as the domain's ActionRow."""
-    fields = {name: row[name] for name in _ROW_FIELDS}
-    fields["reason"] = fields["reason"] or ""
-    return ActionRow(id=row["id"], key=key_of(row), status=Status(row["status"]), **fields)
+    status = row["status"]
+    return ActionRow(
+        id=row["id"],
+        key=key_of(row),
+        status=_STATUSES.get(status) or Status(status),
+        due_at=row["due_at"],
+        deadline_at=row["deadline_at"],
+        attempt=row["attempt"],
+        reason=row["reason"] or "",
+        to_address=row["to_address"],
+        language=row["language"],
+        time_zone=row["time_zone"],
+        lease_until=row["lease_until"],
+        worker=row["worker"],
+        message_id=row["message_id"],
+        crm_id=row["crm_id"],
+        template_version=row["template_version"],
+        sent_at=row["sent_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 def to_transition(row: RowMapping) -> Transition:
