@@ -51,6 +51,14 @@ class UtcDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """On SQLite, the text SQLAlchemy's ``DATETIME`` stores, made in one call (issue 7: its own
+        processor builds a dict per value, and a meeting's rows bind about twenty instants).
+        Read back by SQLAlchemy's own processor, then :meth:`process_result_value`."""
+        if dialect.name == "sqlite":
+            return _sqlite_text
+        return super().bind_processor(dialect)
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -59,6 +67,15 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """``2026-12-01 09:00:00.000000``: SQLAlchemy's SQLite storage format, of the instant in UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime refused by the ledger: pass an aware UTC instant")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 actions = Table(
