@@ -292,9 +292,12 @@ class SqlLedger(SqlWorkers):
         return None if self._postgres else DriverMoves(self._engine)
 
     def _moved_on_driver(self, driver: DriverMoves, m: Move, durable: bool) -> bool:
+        return self._all_on_driver(driver, [m], durable)
+
+    def _all_on_driver(self, driver: DriverMoves, batch: Sequence[Move], durable: bool) -> bool:
         try:
             with self._errors():
-                return driver.moved(m, durable=durable)
+                return driver.moved_all(batch, durable=durable)
         except ValueError as exc:  # a value refused on the way in, as SQLAlchemy's StatementError
             raise LedgerStateError(self._errors.describe(exc)) from None
 
@@ -310,8 +313,12 @@ class SqlLedger(SqlWorkers):
         """
         batch = [self._move_of(m, now) for m in moves]
         durable = any(m.status is Status.SENDING for m in moves)
+        distinct = len({m.row_id for m in batch}) == len(batch)
+        driver = self._driver_moves
+        if batch and distinct and driver is not None and self._all_on_driver(driver, batch, durable):
+            return [None] * len(batch)
         with self._tx(write=True, durable=durable) as conn:
-            if len({m.row_id for m in batch}) == len(batch):  # one read and one write for them all
+            if distinct:  # one read and one write for them all
                 return settle_checked(conn, batch, for_update=self._postgres)
             # A row named twice: its second move must see the first, so one at a time.
             return [settle_checked(conn, [m], for_update=self._postgres)[0] for m in batch]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from prepbot.domain import ActionRow, Status
+from prepbot.domain import ActionRow, Settlement, Status
 from prepbot.errors import LedgerError, LedgerStateError, StaleClaimError
 from prepbot.ledger.sql import SqlLedger
 from tests.ledger.conftest import LEASE, NOW, key, planned
@@ -72,6 +72,51 @@ def test_driver_path_writes_the_rows_and_history_sqlalchemy_writes(
     assert row.sent_at == LATER and row.lease_until is None
     moves = [(t.from_status, t.to_status) for t in driver.history(row.id)]
     assert moves[-2:] == [(Status.CLAIMED, Status.SENDING), (Status.SENDING, Status.SENT)]
+
+
+def test_a_batch_logged_on_the_driver_writes_what_sqlalchemy_writes(
+    pair: Callable[[], tuple[SqlLedger, SqlLedger]],
+) -> None:
+    """settle_many's LOGGED moves (the background writer's, every batch) in one driver transaction."""
+    driver, sqla = pair()
+    moves_on_driver = driver._driver_moves
+    assert moves_on_driver is not None
+    made: list[bool] = []
+    moved_all = moves_on_driver.moved_all
+    moves_on_driver.moved_all = lambda *a, **k: made.append(moved_all(*a, **k)) or made[-1]  # type: ignore[method-assign]
+    for ledger in (driver, sqla):
+        rows = _claimed(ledger, 3)
+        for row in rows:
+            ledger.settle(row.id, Status.SENDING, NOW, attempt=row.attempt, message_id=f"m{row.id}@x")
+            ledger.settle(row.id, Status.SENT, NOW, attempt=row.attempt)
+        logged = [Settlement(r.id, Status.LOGGED, attempt=r.attempt, crm_id=f"00T{r.id}") for r in rows]
+        assert ledger.settle_many(logged, LATER) == [None, None, None]
+    assert made[-1] is True  # the batch went in one driver transaction
+    assert _tables(driver) == _tables(sqla)
+    assert {row.status for row in driver.rows()} == {Status.LOGGED}
+
+
+def test_a_batch_with_a_stale_move_is_settled_on_the_checked_path(tmp_path: Path) -> None:
+    """One move of the batch cannot be made: nothing of the driver's try stays, and the checked path
+    moves the others and says why not that one."""
+    ledger = _open(tmp_path / "driver.db", driver=True)
+    try:
+        rows = _claimed(ledger, 2)
+        for row in rows:
+            ledger.settle(row.id, Status.SENDING, NOW, attempt=row.attempt, message_id=f"m{row.id}@x")
+            ledger.settle(row.id, Status.SENT, NOW, attempt=row.attempt)
+        moves = [
+            Settlement(rows[0].id, Status.LOGGED, attempt=rows[0].attempt, crm_id="00T1"),
+            Settlement(rows[1].id, Status.LOGGED, attempt=rows[1].attempt + 1, crm_id="00T2"),
+        ]
+        outcomes = ledger.settle_many(moves, LATER)
+        assert outcomes[0] is None and isinstance(outcomes[1], StaleClaimError)
+        assert [row.status for row in ledger.rows_for_events([r.key.event_id for r in rows])] == [
+            Status.LOGGED,
+            Status.SENT,
+        ]
+    finally:
+        ledger.close()
 
 
 def test_a_failed_history_write_leaves_the_row_as_it_was(tmp_path: Path) -> None:
