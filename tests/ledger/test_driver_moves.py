@@ -83,7 +83,12 @@ def test_a_batch_logged_on_the_driver_writes_what_sqlalchemy_writes(
     assert moves_on_driver is not None
     made: list[bool] = []
     moved_all = moves_on_driver.moved_all
-    moves_on_driver.moved_all = lambda *a, **k: made.append(moved_all(*a, **k)) or made[-1]  # type: ignore[method-assign]
+
+    def recorded(*args: Any, **kwargs: Any) -> bool:
+        made.append(moved_all(*args, **kwargs))
+        return made[-1]
+
+    moves_on_driver.moved_all = recorded  # type: ignore[method-assign]
     for ledger in (driver, sqla):
         rows = _claimed(ledger, 3)
         for row in rows:
