@@ -90,7 +90,7 @@ class TaskLog:
                 logged.append((row, composed.fallback_note or "", result.id))
             else:
                 report.errors.append(f"Task for {row.key.event_id} refused: {result.error_code}")
-        self.settler.logged_many(logged, now, report)  # one ledger transaction for the batch
+        self.settler.logged_many(logged, now, report)
 
     def relog_sent(self, now: datetime, report: Report) -> None:
         """Rows sent more than a lease ago whose Task was not written: write it now (re-rendered)."""
