@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from prepbot import failpoints
 from prepbot.domain import ActionRow, OutgoingMessage, Settlement, Status
@@ -38,6 +38,8 @@ class Cadence:
 
 
 DEFAULT_CADENCE = Cadence()
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Outcome(enum.Enum):
@@ -52,14 +54,31 @@ class Outcome(enum.Enum):
 
 
 _NO_CUTOFF = timedelta(0)
-# A batch's LOGGED moves per ledger transaction: about 0.7 ms of the write lock each (issue 7)
-LOGGED_PER_TRANSACTION = 25
+# Rows per ledger transaction of the background writer (a batch's LOGGED moves, its notes' states):
+# about 0.7 ms of the write lock each (issue 7)
+BACKGROUND_ROWS_PER_TRANSACTION = 25
 DELIVERY_REASON = "delivery"  # every failed send's ledger reason starts so (counted as an attempt)
 
 
 def failure_reason(exc: DeliveryError) -> str:
     """A ledger reason naming the reply code when there is one ("delivery 550 5.1.1 no such user")."""
     return f"{DELIVERY_REASON} {exc.code} {exc}" if exc.code else f"{DELIVERY_REASON}: {exc}"
+
+
+def in_turns(items: Sequence[T], write: Callable[[Sequence[T]], Iterable[R] | None]) -> list[R]:
+    """``write`` over ``items``, ``BACKGROUND_ROWS_PER_TRANSACTION`` at a time, in order.
+
+    For the background writer's ledger writes: it makes them while the sender sends the next batch,
+    and every send's SENDING and SENT moves need the ledger's write lock too. Short transactions,
+    with a turn for the sender between them, keep it waiting a fraction of a millisecond, not for a
+    whole batch's rows (issue 7).
+    """
+    out: list[R] = []
+    for start in range(0, len(items), BACKGROUND_ROWS_PER_TRANSACTION):
+        if start:
+            time.sleep(0)  # lets a sender waiting for the write lock take it first
+        out.extend(write(items[start : start + BACKGROUND_ROWS_PER_TRANSACTION]) or ())
+    return out
 
 
 class Settler:
@@ -111,25 +130,17 @@ class Settler:
     def logged_many(
         self, rows: Sequence[tuple[ActionRow, str, str | None]], now: datetime, report: Report
     ) -> None:
-        """SENT -> LOGGED for a batch of (row, reason, crm_id), ``LOGGED_PER_TRANSACTION`` at a time.
-
-        The background writer makes these moves while the sender sends the next batch, and every
-        send's SENDING and SENT moves need the ledger's write lock too: short transactions, with a
-        turn for the sender between them, keep it waiting a fraction of a millisecond, not the
-        whole batch's moves (issue 7). A crash between two of them leaves the later rows SENT, with
-        their Tasks written: the next cycle finds those Tasks and logs the rows (C5).
-        """
+        """SENT -> LOGGED for a batch of (row, reason, crm_id), a few rows per transaction
+        (:func:`in_turns`). A crash between two of them leaves the later rows SENT, with their Tasks
+        written: the next cycle finds those Tasks and logs the rows (C5)."""
         moves = [Settlement(row.id, Status.LOGGED, why or "", crm_id=crm) for row, why, crm in rows]
-        for start in range(0, len(moves), LOGGED_PER_TRANSACTION):
-            if start:
-                time.sleep(0)  # lets a sender waiting for the write lock take it first
-            for outcome in self.ledger.settle_many(moves[start : start + LOGGED_PER_TRANSACTION], now):
-                if isinstance(outcome, StaleClaimError):
-                    report.bump("stale_claim")
-                elif outcome is not None:
-                    raise outcome
-                else:
-                    report.logged += 1
+        for outcome in in_turns(moves, lambda part: self.ledger.settle_many(part, now)):
+            if isinstance(outcome, StaleClaimError):
+                report.bump("stale_claim")
+            elif outcome is not None:
+                raise outcome
+            else:
+                report.logged += 1
 
     def logged(self, row: ActionRow, now: datetime, report: Report, **extra: Any) -> None:
         """SENT -> LOGGED once the send is on the Salesforce records."""

@@ -10,6 +10,7 @@ from typing import Literal
 
 from prepbot import failpoints
 from prepbot.composer import Composer
+from prepbot.delivery import in_turns
 from prepbot.domain import ActionRow, Meeting, MessageKind, NoteRecord, NoteState, Status
 from prepbot.errors import CrmError, PrepbotError, TemplateError
 from prepbot.offload import InlineMap, JobMap, ProcessMap
@@ -381,7 +382,7 @@ class NoteFlow:
             why = f"{result.error_code} {result.message or ''}".strip()
             report.errors.append(f"prep note for {item.meeting.event_id} refused: {why}")
             report.bump("note_failed")
-        self.ledger.save_note_states(stored)
+        in_turns(stored, self.ledger.save_note_states)
 
     @staticmethod
     def _state(item: _Work, note_id: str | None, content_hash: str, now: datetime) -> NoteState:

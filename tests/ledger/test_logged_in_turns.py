@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from prepbot.delivery import DEFAULT_CADENCE, LOGGED_PER_TRANSACTION, Settler
+from prepbot.delivery import BACKGROUND_ROWS_PER_TRANSACTION, DEFAULT_CADENCE, Settler, in_turns
 from prepbot.domain import Settlement, Status
 from prepbot.ledger.sql import SqlLedger
 from prepbot.report import Report
@@ -14,7 +14,7 @@ from tests.ledger.conftest import LEASE, NOW, key, planned
 
 
 def test_a_batch_is_logged_in_transactions_of_a_few_rows(ledger: SqlLedger) -> None:
-    n = 2 * LOGGED_PER_TRANSACTION + 3
+    n = 2 * BACKGROUND_ROWS_PER_TRANSACTION + 3
     ledger.plan([planned(key(f"00U{i:012d}")) for i in range(n)], NOW)
     rows = ledger.claim_due(NOW, limit=n, lease=LEASE, worker="w1")
     for row in rows:
@@ -30,7 +30,21 @@ def test_a_batch_is_logged_in_transactions_of_a_few_rows(ledger: SqlLedger) -> N
     ledger.settle_many = recorded  # type: ignore[method-assign]
     report = Report()
     Settler(ledger, DEFAULT_CADENCE).logged_many([(row, "", f"00T{row.id}") for row in rows], NOW, report)
-    assert sizes == [LOGGED_PER_TRANSACTION, LOGGED_PER_TRANSACTION, 3]
+    assert sizes == [BACKGROUND_ROWS_PER_TRANSACTION, BACKGROUND_ROWS_PER_TRANSACTION, 3]
     assert {row.status for row in ledger.rows()} == {Status.LOGGED}
     assert {row.crm_id for row in ledger.rows()} == {f"00T{row.id}" for row in rows}
     assert report.logged == n
+
+
+def test_in_turns_writes_every_item_in_order_a_few_at_a_time() -> None:
+    """The background writer's other batch writes (the notes' states: the writer returns nothing)."""
+    parts: list[list[int]] = []
+    items = list(range(2 * BACKGROUND_ROWS_PER_TRANSACTION + 1))
+    assert in_turns(items, lambda part: parts.append(list(part))) == []
+    assert [len(part) for part in parts] == [
+        BACKGROUND_ROWS_PER_TRANSACTION,
+        BACKGROUND_ROWS_PER_TRANSACTION,
+        1,
+    ]
+    assert [item for part in parts for item in part] == items
+    assert in_turns(items, lambda part: [x * 2 for x in part]) == [x * 2 for x in items]
