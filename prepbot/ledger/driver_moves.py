@@ -138,9 +138,7 @@ class DriverMoves:
         if kept is not None:
             kept.close()
 
-    def _in_transaction(
-        self, dbapi: Any, cursor: Any, prepared: Sequence[tuple[Move, str, list[Any]]]
-    ) -> bool:
+    def _in_transaction(self, dbapi: Any, cursor: Any, prepared: Sequence[_Prepared]) -> bool:
         cursor.execute("BEGIN IMMEDIATE")  # the write lock up front, as every ledger write
         try:
             entries = []
