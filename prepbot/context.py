@@ -74,13 +74,18 @@ def clean_line(value: object, limit: int = MAX_LINE_CHARS) -> str:
     """One line of CRM text: controls and line breaks become spaces, runs collapse, length capped."""
     if value is None:
         return ""
-    if type(value) is str:
+    if type(value) is str and len(value) <= _REMEMBERED_CHARS:
         return _clean_text_line(value, limit)
     return _cleaned_line(str(value), limit)
 
 
 # A meeting's names and places are cleaned for each view of it (the note's, its scripts', its rules'),
 # and the rep's, the company's and the places' for every meeting: ~40 times per prep note (issue 7).
+# Only values of a line's size are kept (a mapped long-text field is cleaned each time), so the
+# cache holds at most a few MiB whatever the org holds.
+_REMEMBERED_CHARS = 1_000
+
+
 @lru_cache(maxsize=8192)
 def _clean_text_line(text: str, limit: int) -> str:
     return _cleaned_line(text, limit)

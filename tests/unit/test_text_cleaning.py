@@ -68,3 +68,5 @@ def test_a_line_is_cleaned_the_same_each_time_and_for_each_limit(text: str, limi
         pass
 
     assert clean_line(Text(text), limit) == expected
+    long = text * (2_000 // max(len(text), 1) + 1)  # longer than what is kept: cleaned each time
+    assert clean_line(long, 10_000) == " ".join(by_character(long, keep_newlines=False).split())
