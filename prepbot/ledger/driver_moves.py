@@ -68,7 +68,7 @@ class DriverMoves:
 
     Only moves whose target has one source (SENDING, SENT, LOGGED) and that keep the row's worker
     are made here; for the others, and when the UPDATE matches nothing (a stale attempt, a
-    replay, a row in another state), :meth:`moved` writes nothing and returns False: the checked
+    replay, a row in another state), :meth:`moved_all` writes nothing and returns False: the checked
     path (:func:`prepbot.ledger.settling.settle_one`) then makes the move or says why not.
     """
 
@@ -82,21 +82,14 @@ class DriverMoves:
         self._lock = threading.Lock()
         self._kept: PoolProxiedConnection | None = None
 
-    def moved(self, m: Move, *, durable: bool) -> bool:
-        """Make ``m`` in one transaction (synced to disk when ``durable``); False: nothing written.
-
-        Raises:
-            ValueError: a value the ledger refuses (a naive datetime).
-            sqlite3.Error: the database failed (nothing was written).
-        """
-        return self.moved_all([m], durable=durable)
-
     def moved_all(self, moves: Sequence[Move], *, durable: bool) -> bool:
-        """Make every move of ``moves`` (distinct rows) in one transaction, or none of them (False)
-        when one of them is not a one-UPDATE move or its UPDATE matches nothing.
+        """Make every move of ``moves`` (distinct rows) in one transaction, synced to disk when
+        ``durable``, or none of them (False) when one of them is not a one-UPDATE move or its
+        UPDATE matches nothing.
 
-        A batch's LOGGED moves go this way (issue 7): the background writer then holds the write
-        lock, which every send's SENDING and SENT moves need, for half as long as on SQLAlchemy.
+        A send's SENDING and SENT moves go this way one at a time, and a batch's LOGGED moves
+        together (issue 7: the background writer then holds the write lock, which every send's
+        moves need, for half as long as on SQLAlchemy).
 
         Raises:
             ValueError: a value the ledger refuses (a naive datetime).

@@ -274,7 +274,7 @@ class SqlLedger(SqlWorkers):
         # SENDING comes right before a mail leaves: that commit must reach the disk first.
         durable = status is Status.SENDING
         driver = self._driver_moves
-        if driver is not None and self._moved_on_driver(driver, m, durable):
+        if driver is not None and self._all_on_driver(driver, [m], durable):
             return
         with self._tx(write=True, durable=durable) as conn:
             settle_one(conn, m, for_update=self._postgres)
@@ -290,9 +290,6 @@ class SqlLedger(SqlWorkers):
     def _driver_moves(self) -> DriverMoves | None:
         """On SQLite, every message's moves skip SQLAlchemy's per-statement machinery (issue 7)."""
         return None if self._postgres else DriverMoves(self._engine)
-
-    def _moved_on_driver(self, driver: DriverMoves, m: Move, durable: bool) -> bool:
-        return self._all_on_driver(driver, [m], durable)
 
     def _all_on_driver(self, driver: DriverMoves, batch: Sequence[Move], durable: bool) -> bool:
         try:
