@@ -69,12 +69,10 @@ def clean_header_text(value: str, limit: int = MAX_HEADER_CHARS) -> str:
     """
     text = _ENCODED_WORD.sub(lambda m: " " + _decode_word(m.group(0)) + " ", value)
     if text.isascii():  # the only ASCII controls are C0 and DEL (category Cc): one pass at C speed
-        text = _ASCII_CONTROLS.sub(" ", text).replace("=?", "= ?")
-    elif has_no_controls(text):  # the usual non-ASCII value: a dash, accents, Cyrillic
-        text = text.replace("=?", "= ?")
-    else:
-        text = "".join(" " if _is_control(char) else char for char in text).replace("=?", "= ?")
-    text = " ".join(text.split())
+        text = _ASCII_CONTROLS.sub(" ", text)
+    elif not has_no_controls(text):  # the usual non-ASCII value (a dash, accents, Cyrillic) has none
+        text = "".join(" " if _is_control(char) else char for char in text)
+    text = " ".join(text.replace("=?", "= ?").split())
     return text[:limit].rstrip()
 
 
