@@ -182,6 +182,8 @@ class SalesforceCrm:
                 instance_url=self._instance_url,
                 session=self._session,
                 version=self._api_version,
+                # plain dicts: simple_salesforce's default OrderedDict hook doubles the parse of a page
+                object_pairs_hook=dict,
             )
         return self._sf
 
