@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -12,8 +14,10 @@ from prepbot.errors import TemplateError
 from prepbot.languages import choose_language, requested_language
 from prepbot.messages import make_message_id
 from prepbot.rendering import RenderedMessage, Renderer
+from prepbot.samples import SAMPLE_SEND_AT, SAMPLE_ZONE, sample_meeting
 from prepbot.timing import recipient_zone, to_local
 
+log = logging.getLogger(__name__)
 CONFIRMATION = "confirmation"
 TASK_DESCRIPTION_LIMIT = 32_000  # Task.Description is a 32,000-character textarea
 
@@ -57,6 +61,29 @@ class Composer:
         self.renderer = renderer
         self.sender = sender
         self.languages = languages
+        self._warmed = False
+
+    def warm_up(self, stop: threading.Event) -> None:
+        """Render the sample meeting's confirmation in the default language, then in the other
+        languages there are templates for until ``stop`` is set. That compiles the templates and
+        loads the locale data which the first real confirmation of each language would otherwise
+        load while the relay waits for it (issue 7). Once per composer; a template that fails here
+        is left for the real render to report."""
+        if self._warmed:
+            return
+        self._warmed = True
+        languages = self.renderer.available_languages(CONFIRMATION)
+        meeting = sample_meeting()
+        for i, language in enumerate(sorted(languages, key=lambda lang: lang != self.languages.default)):
+            if i and stop.is_set():  # the default language is needed anyway
+                return
+            try:
+                context = build_confirmation_context(
+                    meeting, zone=SAMPLE_ZONE, language=language, send_at=SAMPLE_SEND_AT
+                )
+                self.renderer.render(CONFIRMATION, language, context.as_mapping())
+            except Exception:  # best effort, in a thread of its own: the real render reports it
+                log.debug("warm-up of the %s confirmation failed", language, exc_info=True)
 
     def language_for(self, meeting: Meeting) -> str:
         """Contact field -> mailing country -> owner's language -> default (only languages we can write)."""

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from prepbot import failpoints
-from prepbot.batches import chunked
+from prepbot.batches import Work, chunked, first_while, read_while
 from prepbot.composer import Composer
 from prepbot.delivery import DEFAULT_CADENCE, Cadence, Settler
 from prepbot.domain import ActionRow, Meeting, MessageKind, PlannedAction, Status
@@ -146,7 +146,7 @@ class Service:
         """Read every meeting of the window; open rows whose meeting is not in it are re-read."""
         seen: set[str] = set()
         meetings = self.crm.meetings_between(self._window_start(now), now + self.cadence.horizon)
-        for chunk in chunked(meetings, self.cadence.batch_size):
+        for chunk in first_while(chunked(meetings, self.cadence.batch_size), self._warm_up()):
             seen.update(m.event_id for m in chunk)
             self._plan_chunk(chunk, now, report)
         self._reconcile_unseen(seen, now, report)
@@ -154,6 +154,11 @@ class Service:
         if isinstance(newest, datetime):  # where the next, incremental, sync reads from
             self.ledger.set_watermark(CRM_WATERMARK, newest)
             self.ledger.set_watermark(LAST_FULL_SYNC, now)
+
+    def _warm_up(self) -> Work | None:
+        """What to do while the first page is read: when this sync sends, get the confirmations'
+        templates ready, so that the first mail does not wait for them (once per process)."""
+        return self.composer.warm_up if self._sending else None
 
     def _sync_changes(self, now: datetime, report: Report) -> None:
         """One read: what changed since the org watermark, and the window's new slice."""
@@ -165,7 +170,7 @@ class Service:
         starting = (old_end, end) if end > old_end else None
         # the org's clock bounds SystemModstamp, not ours (a test or a skewed host may be far off)
         until = max(now, watermark) + timedelta(days=3660)
-        changes = self.crm.changes_since(watermark, until, starting)
+        changes = read_while(lambda: self.crm.changes_since(watermark, until, starting), self._warm_up())
         self._cancel_deleted(changes.deleted_ids, now, report)
         window = (self._window_start(now), end)
         for chunk in chunked(changes.meetings, self.cadence.batch_size):
