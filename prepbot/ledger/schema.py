@@ -46,9 +46,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("naive datetime refused by the ledger: pass an aware UTC instant")
-        value = value.astimezone(UTC)
+        value = _aware_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def bind_processor(self, dialect: Dialect) -> Any:
@@ -73,9 +71,14 @@ def _sqlite_text(value: datetime | None) -> str | None:
     """``2026-12-01 09:00:00.000000``: SQLAlchemy's SQLite storage format, of the instant in UTC."""
     if value is None:
         return None
+    return _aware_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _aware_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive value is refused, never guessed."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("naive datetime refused by the ledger: pass an aware UTC instant")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.astimezone(UTC)
 
 
 actions = Table(
