@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import enum
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from prepbot import failpoints
 from prepbot.domain import ActionRow, OutgoingMessage, Settlement, Status
@@ -23,6 +22,7 @@ from prepbot.errors import (
 )
 from prepbot.ports import Ledger, Transport
 from prepbot.report import Report
+from prepbot.writes import in_turns
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +38,6 @@ class Cadence:
 
 
 DEFAULT_CADENCE = Cadence()
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class Outcome(enum.Enum):
@@ -54,31 +52,12 @@ class Outcome(enum.Enum):
 
 
 _NO_CUTOFF = timedelta(0)
-# Rows per ledger transaction of the background writer (a batch's LOGGED moves, its notes' states):
-# about 0.7 ms of the write lock each (issue 7)
-BACKGROUND_ROWS_PER_TRANSACTION = 25
 DELIVERY_REASON = "delivery"  # every failed send's ledger reason starts so (counted as an attempt)
 
 
 def failure_reason(exc: DeliveryError) -> str:
     """A ledger reason naming the reply code when there is one ("delivery 550 5.1.1 no such user")."""
     return f"{DELIVERY_REASON} {exc.code} {exc}" if exc.code else f"{DELIVERY_REASON}: {exc}"
-
-
-def in_turns(items: Sequence[T], write: Callable[[Sequence[T]], Iterable[R] | None]) -> list[R]:
-    """``write`` over ``items``, ``BACKGROUND_ROWS_PER_TRANSACTION`` at a time, in order.
-
-    For the background writer's ledger writes: it makes them while the sender sends the next batch,
-    and every send's SENDING and SENT moves need the ledger's write lock too. Short transactions,
-    with a turn for the sender between them, keep it waiting a fraction of a millisecond, not for a
-    whole batch's rows (issue 7).
-    """
-    out: list[R] = []
-    for start in range(0, len(items), BACKGROUND_ROWS_PER_TRANSACTION):
-        if start:
-            time.sleep(0)  # lets a sender waiting for the write lock take it first
-        out.extend(write(items[start : start + BACKGROUND_ROWS_PER_TRANSACTION]) or ())
-    return out
 
 
 class Settler:

@@ -10,7 +10,6 @@ from typing import Literal
 
 from prepbot import failpoints
 from prepbot.composer import Composer
-from prepbot.delivery import in_turns
 from prepbot.domain import ActionRow, Meeting, MessageKind, NoteRecord, NoteState, Status
 from prepbot.errors import CrmError, PrepbotError, TemplateError
 from prepbot.offload import InlineMap, JobMap, ProcessMap
@@ -29,7 +28,7 @@ from prepbot.rendering import Renderer
 from prepbot.report import Report
 from prepbot.scripts import render_scripts
 from prepbot.timing import meeting_deadline_at, recipient_zone
-from prepbot.writes import Writes
+from prepbot.writes import Writes, in_turns
 
 log = logging.getLogger(__name__)
 

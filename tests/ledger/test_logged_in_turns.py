@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from prepbot.delivery import BACKGROUND_ROWS_PER_TRANSACTION, DEFAULT_CADENCE, Settler, in_turns
+from prepbot.delivery import DEFAULT_CADENCE, Settler
 from prepbot.domain import Settlement, Status
 from prepbot.ledger.sql import SqlLedger
 from prepbot.report import Report
+from prepbot.writes import BACKGROUND_ROWS_PER_TRANSACTION, in_turns
 from tests.ledger.conftest import LEASE, NOW, key, planned
 
 
