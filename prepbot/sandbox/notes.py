@@ -51,14 +51,15 @@ _ATTR_VALUE_RE = re.compile(r"=\s*(\"[^\"]*\"|'[^']*')")
 _SPECIAL_RE = re.compile(r"[<&]")
 # Named entities beyond the XML five fail on real orgs (&eacute;, &apos;); numeric references work.
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|amp|lt|gt|quot|nbsp);")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROLS = r"\x00-\x08\x0b-\x1f\x7f"  # C0 controls but TAB and LF, and DEL
+_CONTROL_RE = re.compile(f"[{_CONTROLS}]")
 # Markup the exact check below surely accepts: text without controls, allowed tags without
 # attributes, links with only href/target/rel, the entities above. Checked in one pass (possessive,
 # so no backtracking); a note it does not match in full gets the exact checks, which decide.
 _NAMES = "|".join(sorted(_ALLOWED_TAGS, key=lambda n: (-len(n), n)))
 _VALUE = r"""(?:\s*=\s*(?:"[^"<>]*"|'[^'<>]*'))?"""
 _SURELY_OK_RE = re.compile(  # the tags notes use most are tried first: half the time of a note (issue 7)
-    rf"(?:[^<&\x00-\x08\x0b-\x1f\x7f]++|</?(?:p|b|br|i|ul|li)>|<(?ai:/?(?:{_NAMES})|a(?:\s+(?:href|target|rel){_VALUE})*+)\s*/?>|{_ENTITY_RE.pattern})*+"
+    rf"(?:[^<&{_CONTROLS}]++|</?(?:p|b|br|i|ul|li)>|<(?ai:/?(?:{_NAMES})|a(?:\s+(?:href|target|rel){_VALUE})*+)\s*/?>|{_ENTITY_RE.pattern})*+"
 )
 _BREAK_RE = re.compile(r"<\s*(br|/p|/li|/div|/h[1-6])\s*/?>", re.IGNORECASE)
 _ANY_TAG_RE = re.compile(r"<[^>]*>")
@@ -139,7 +140,12 @@ def text_preview(body: bytes | str) -> str | None:
     text = _ANY_TAG_RE.sub("", _BREAK_RE.sub(" ", text))
     cut = text.find("&", _PREVIEW_SCAN)
     if cut != -1:
-        start = " ".join(html.unescape(text[:cut]).split())
+        start = _plain(text[:cut])
         if len(start) >= _PREVIEW_CHARS:
             return start[:_PREVIEW_CHARS]
-    return " ".join(html.unescape(text).split())[:_PREVIEW_CHARS] or None
+    return _plain(text)[:_PREVIEW_CHARS] or None
+
+
+def _plain(text: str) -> str:
+    """Markup-free ``text`` unescaped, its white space collapsed."""
+    return " ".join(html.unescape(text).split())
